@@ -1,0 +1,140 @@
+/**
+ * Node configuration from command-line flags and BALLAST_* environment variables (flags win).
+ * Invalid values are reported together with the flag's name; the process exits before opening data.
+ */
+import { parseArgs } from 'node:util';
+import { isValidPartitionCount, PARTITION_COUNT_DEFAULT } from '@ballast/cluster';
+import type { Durability } from '../engine/engine.js';
+import { LIMITS_DEFAULT, type Limits } from '../limits.js';
+
+export interface NodeConfig {
+  port: number;
+  bind: string;
+  adminPort: number;
+  adminBind: string;
+  dataDir: string;
+  durability: Durability;
+  requirePassword: string | null;
+  partitionCount: number;
+  logLevel: string;
+  limits: Limits;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+interface OptionInfo {
+  env: string;
+  help: string;
+  default?: string;
+}
+
+/** Every option: flag name → environment variable and help text. */
+export const OPTIONS: Record<string, OptionInfo> = {
+  port: { env: 'BALLAST_PORT', help: 'Redis protocol port', default: '6379' },
+  bind: { env: 'BALLAST_BIND', help: 'address the Redis port listens on', default: '127.0.0.1' },
+  'admin-port': { env: 'BALLAST_ADMIN_PORT', help: 'admin HTTP port (/livez /readyz /metrics /v1)', default: '8080' },
+  'admin-bind': { env: 'BALLAST_ADMIN_BIND', help: 'address the admin port listens on', default: '127.0.0.1' },
+  'data-dir': { env: 'BALLAST_DATA_DIR', help: 'directory holding the LMDB environment', default: './data' },
+  durability: { env: 'BALLAST_DURABILITY', help: 'sync (ack after fsync) or async (ack after commit)', default: 'sync' },
+  requirepass: { env: 'BALLAST_REQUIREPASS', help: 'password for AUTH (default user); empty = none' },
+  'requirepass-file': { env: 'BALLAST_REQUIREPASS_FILE', help: 'file holding the AUTH password (e.g. a mounted Secret)' },
+  maxclients: { env: 'BALLAST_MAXCLIENTS', help: 'maximum client connections', default: String(LIMITS_DEFAULT.clientsMax) },
+  timeout: { env: 'BALLAST_TIMEOUT', help: 'close clients idle this many seconds; 0 = never', default: '0' },
+  'output-buffer-limit': {
+    env: 'BALLAST_OUTPUT_BUFFER_LIMIT',
+    help: 'disconnect a client holding this many unsent reply bytes',
+    default: String(LIMITS_DEFAULT.outputBufferBytesMax),
+  },
+  'proto-max-bulk-len': {
+    env: 'BALLAST_PROTO_MAX_BULK_LEN',
+    help: 'largest bulk string accepted, bytes',
+    default: String(LIMITS_DEFAULT.bulkBytesMax),
+  },
+  partitions: {
+    env: 'BALLAST_PARTITIONS',
+    help: 'partition count for a new data directory (power of two)',
+    default: String(PARTITION_COUNT_DEFAULT),
+  },
+  'log-level': { env: 'BALLAST_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
+};
+
+export function usage(): string {
+  const lines = ['Usage: ballast-node [options]', '', 'Options (each also settable by its environment variable):'];
+  for (const [name, info] of Object.entries(OPTIONS)) {
+    const defaultText = info.default === undefined ? '' : ` (default ${info.default})`;
+    lines.push(`  --${name.padEnd(22)} ${info.env.padEnd(30)} ${info.help}${defaultText}`);
+  }
+  lines.push('  --help');
+  return lines.join('\n');
+}
+
+function integerOption(name: string, text: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text)) throw new ConfigError(`--${name} must be a whole number, got '${text}'`);
+  const value = Number(text);
+  if (value < min || value > max) throw new ConfigError(`--${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+/** Parses flags and environment. `readFile` reads the password file (injected for tests). */
+export function parseConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string,
+): NodeConfig | 'help' {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const name of Object.keys(OPTIONS)) options[name] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  if (parsed.values.help === true) return 'help';
+  const value = (name: string): string | undefined => {
+    const flag = parsed.values[name];
+    if (typeof flag === 'string') return flag;
+    return env[OPTIONS[name]!.env] ?? OPTIONS[name]!.default;
+  };
+  const durability = value('durability');
+  if (durability !== 'sync' && durability !== 'async') {
+    throw new ConfigError(`--durability must be 'sync' or 'async', got '${durability}'`);
+  }
+  const partitionCount = integerOption('partitions', value('partitions')!, 1, 16384);
+  if (!isValidPartitionCount(partitionCount)) {
+    throw new ConfigError(`--partitions must be a power of two between 1 and 16384, got ${partitionCount}`);
+  }
+  let requirePassword = value('requirepass') ?? null;
+  const passwordFile = value('requirepass-file');
+  if (passwordFile !== undefined && passwordFile !== '') {
+    requirePassword = readFile(passwordFile).replace(/\r?\n$/, '');
+  }
+  if (requirePassword === '') requirePassword = null;
+  const logLevel = value('log-level')!;
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent; got '${logLevel}'`);
+  }
+  return {
+    port: integerOption('port', value('port')!, 0, 65535),
+    bind: value('bind')!,
+    adminPort: integerOption('admin-port', value('admin-port')!, 0, 65535),
+    adminBind: value('admin-bind')!,
+    dataDir: value('data-dir')!,
+    durability,
+    requirePassword,
+    partitionCount,
+    logLevel,
+    limits: {
+      ...LIMITS_DEFAULT,
+      clientsMax: integerOption('maxclients', value('maxclients')!, 1, 1_000_000),
+      idleTimeoutMs: integerOption('timeout', value('timeout')!, 0, 365 * 24 * 3600) * 1000,
+      outputBufferBytesMax: integerOption('output-buffer-limit', value('output-buffer-limit')!, 1024, 2 ** 40),
+      bulkBytesMax: integerOption('proto-max-bulk-len', value('proto-max-bulk-len')!, 1024, 2 ** 31),
+    },
+  };
+}

@@ -1,0 +1,308 @@
+/**
+ * One client connection: bytes in → commands → replies out, in order.
+ *
+ * Replies are written into a ReplyWriter as commands run. A reply that depends on a write batch
+ * not yet acknowledged (see engine.ts) opens a *held segment*: it and everything after it wait until
+ * that batch is acknowledged, so replies leave in command order and never announce a write that a
+ * crash could lose. Tickets of held segments only grow, so releasing is a walk from the front.
+ *
+ * Back-pressure: when unsent replies pass `outputBufferPauseBytes` the connection stops running
+ * further commands and stops reading the socket until they drain; past `outputBufferBytesMax` the
+ * client is disconnected (it asked for more than it reads).
+ */
+import type { Socket } from 'node:net';
+import { errors } from '../errors.js';
+import type { Engine } from '../engine/engine.js';
+import { ProtocolError } from '../resp/protocol-error.js';
+import { RequestDecoder } from '../resp/request-decoder.js';
+import { ReplyWriter } from '../resp/reply-writer.js';
+import { replyError, resolveSpec, runCommand } from '../commands/run.js';
+import { rejectQueued, RUN_INSIDE_MULTI } from '../commands/transactions.js';
+import type { ClientSession, CommandContext, CommandSpec, ServerApi } from '../commands/types.js';
+
+export interface ConnectionHost {
+  readonly api: ServerApi;
+  readonly engine: Engine;
+  lookupCommand(name: Buffer): CommandSpec | undefined;
+  random(): number;
+  /** Called when the connection holds replies waiting for a batch, and when it no longer does. */
+  setWaiting(connection: Connection, waiting: boolean): void;
+  closed(connection: Connection, reason: CloseReason): void;
+  observeLatency(spec: CommandSpec, seconds: number): void;
+}
+
+export type CloseReason = 'client' | 'quit' | 'killed' | 'protocol' | 'output-buffer' | 'idle' | 'query-buffer' | 'shutdown' | 'error';
+
+const QUEUED = Buffer.from('+QUEUED\r\n');
+
+export class Connection implements ClientSession {
+  readonly createdMs: number;
+  name = '';
+  libraryName = '';
+  libraryVersion = '';
+  protocol: 2 | 3 = 2;
+  authenticated: boolean;
+  multiQueue: Array<{ spec: CommandSpec; args: Buffer[] }> | null = null;
+  multiFailed = false;
+  readonly watchedKeys = new Set<string>();
+  watchDirty = false;
+  closeAfterReply = false;
+  lastCommandName = 'NULL';
+  lastActivityMs: number;
+
+  private readonly decoder: RequestDecoder;
+  private readonly writer = new ReplyWriter();
+  private readonly context: { -readonly [K in keyof CommandContext]: CommandContext[K] };
+  /** Bytes already handed to the socket since the connection opened (base of absolute offsets). */
+  private releasedBytes = 0;
+  /** Held segments: absolute start offset and the batch id that must be acknowledged first. */
+  private readonly heldStarts: number[] = [];
+  private readonly heldTickets: number[] = [];
+  /** Commands whose replies are not yet released, for latency: spec, absolute end offset, start time. */
+  private readonly latencySpecs: CommandSpec[] = [];
+  private readonly latencyEnds: number[] = [];
+  private readonly latencyStartsMs: number[] = [];
+  private paused = false;
+  private closing = false;
+  private protocolErrorPending = false;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: Socket,
+    private readonly host: ConnectionHost,
+    nowMs: number,
+  ) {
+    this.createdMs = nowMs;
+    this.lastActivityMs = nowMs;
+    const api = host.api;
+    this.authenticated = api.requirePassword === null;
+    this.decoder = new RequestDecoder(api.limits);
+    this.decoder.authenticationRequired = !this.authenticated;
+    this.context = {
+      engine: host.engine,
+      server: api,
+      client: this,
+      reply: this.writer,
+      nowMs,
+      ticket: 0,
+      random: () => host.random(),
+    };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', () => this.close('error'));
+    socket.on('close', () => this.close('client'));
+    if (api.limits.idleTimeoutMs > 0) {
+      socket.setTimeout(api.limits.idleTimeoutMs, () => this.close('idle'));
+    }
+  }
+
+  get remoteAddress(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`;
+  }
+
+  get localAddress(): string {
+    return `${this.socket.localAddress ?? '?'}:${this.socket.localPort ?? 0}`;
+  }
+
+  outputBytes(): number {
+    return this.writer.length + this.socket.writableLength;
+  }
+
+  queryBufferBytes(): number {
+    return this.decoder.bufferedBytes;
+  }
+
+  /** Stops reading and running further requests (shutdown); owed replies are still released. */
+  stopReading(): void {
+    this.closeAfterReply = true;
+    this.socket.pause();
+    this.flushReplies();
+  }
+
+  /** Applies a new idle timeout (CONFIG SET timeout). */
+  setIdleTimeout(idleTimeoutMs: number): void {
+    this.socket.setTimeout(idleTimeoutMs);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.decoder.push(chunk);
+    this.lastActivityMs = Date.now();
+    if (this.decoder.bufferedBytes > this.host.api.limits.queryBufferBytesMax) {
+      this.close('query-buffer');
+      return;
+    }
+    this.processCommands();
+  }
+
+  /** Runs complete commands until the input is exhausted, the output backs up, or we close. */
+  private processCommands(): void {
+    const limits = this.host.api.limits;
+    const startedMs = performance.now();
+    this.context.nowMs = Date.now();
+    while (!this.closing && !this.closeAfterReply) {
+      if (this.outputBytes() > limits.outputBufferPauseBytes) {
+        this.pause();
+        break;
+      }
+      let args: Buffer[] | null;
+      try {
+        args = this.decoder.next();
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        this.host.api.stats.protocolErrors++;
+        replyError(this.context, `ERR Protocol error: ${error.message}`);
+        this.protocolErrorPending = true;
+        this.closeAfterReply = true;
+        break;
+      }
+      if (args === null) break;
+      this.execute(args, startedMs);
+      if (this.outputBytes() > limits.outputBufferBytesMax) {
+        this.host.api.stats.outputBufferDisconnects++;
+        this.close('output-buffer');
+        return;
+      }
+    }
+    this.flushReplies();
+  }
+
+  private execute(args: Buffer[], startedMs: number): void {
+    const ctx = this.context;
+    const spec = this.host.lookupCommand(args[0]!);
+    const stats = this.host.api.stats;
+    stats.commandsProcessed++;
+    if (spec === undefined) {
+      rejectQueued(ctx, unknownCommandMessage(args));
+      return;
+    }
+    this.lastCommandName = spec.name;
+    if (!this.authenticated && !spec.flags.includes('no_auth')) {
+      rejectQueued(ctx, errors.noAuth().message);
+      return;
+    }
+    ctx.ticket = 0;
+    const replyStart = this.releasedBytes + this.writer.length;
+    if (this.multiQueue !== null && !RUN_INSIDE_MULTI.has(spec.name)) {
+      const resolved = resolveSpec(ctx, spec, args);
+      if (resolved === null) {
+        this.multiFailed = true;
+      } else if (this.multiQueue.length >= this.host.api.limits.multiQueuedCommandsMax) {
+        rejectQueued(ctx, 'ERR too many commands queued in MULTI');
+      } else {
+        this.multiQueue.push({ spec: resolved, args });
+        this.writer.raw(QUEUED);
+      }
+    } else {
+      const resolved = resolveSpec(ctx, spec, args);
+      if (resolved !== null) {
+        runCommand(ctx, resolved, args);
+        this.lastCommandName = resolved.name;
+      }
+      this.decoder.authenticationRequired = !this.authenticated;
+      if (this.writer.protocol !== this.protocol) this.writer.protocol = this.protocol;
+    }
+    this.hold(replyStart, ctx.ticket);
+    this.latencySpecs.push(spec);
+    this.latencyEnds.push(this.releasedBytes + this.writer.length);
+    this.latencyStartsMs.push(startedMs);
+  }
+
+  /** Opens a held segment at `start` when the reply depends on an unacknowledged batch. */
+  private hold(start: number, ticket: number): void {
+    if (ticket === 0 || ticket <= this.host.engine.acknowledgedBatchId) return;
+    const count = this.heldTickets.length;
+    if (count > 0 && this.heldTickets[count - 1]! >= ticket) return;
+    this.heldStarts.push(start);
+    this.heldTickets.push(ticket);
+    if (count === 0) this.host.setWaiting(this, true);
+  }
+
+  /** Writes every reply not held back by an unacknowledged batch. */
+  flushReplies(): void {
+    if (this.closing) return;
+    const acknowledged = this.host.engine.acknowledgedBatchId;
+    let drop = 0;
+    while (drop < this.heldTickets.length && this.heldTickets[drop]! <= acknowledged) drop++;
+    if (drop > 0) {
+      this.heldTickets.splice(0, drop);
+      this.heldStarts.splice(0, drop);
+      if (this.heldTickets.length === 0) this.host.setWaiting(this, false);
+    }
+    const releasableEnd = this.heldStarts.length > 0 ? this.heldStarts[0]! : this.releasedBytes + this.writer.length;
+    const byteCount = releasableEnd - this.releasedBytes;
+    if (byteCount > 0) {
+      const chunks = this.writer.takeUpTo(byteCount);
+      this.releasedBytes = releasableEnd;
+      if (chunks.length === 1) {
+        this.socket.write(chunks[0]!);
+      } else {
+        this.socket.cork();
+        for (const chunk of chunks) this.socket.write(chunk);
+        this.socket.uncork();
+      }
+      this.recordLatencies(releasableEnd);
+    }
+    if (this.closeAfterReply && this.heldTickets.length === 0 && this.writer.length === 0) {
+      this.close(this.protocolErrorPending ? 'protocol' : 'quit');
+      return;
+    }
+    if (this.paused && this.outputBytes() <= this.host.api.limits.outputBufferPauseBytes) this.resume();
+  }
+
+  private recordLatencies(releasedEnd: number): void {
+    const nowMs = performance.now();
+    let count = 0;
+    while (count < this.latencyEnds.length && this.latencyEnds[count]! <= releasedEnd) {
+      this.host.observeLatency(this.latencySpecs[count]!, (nowMs - this.latencyStartsMs[count]!) / 1000);
+      count++;
+    }
+    if (count > 0) {
+      this.latencySpecs.splice(0, count);
+      this.latencyEnds.splice(0, count);
+      this.latencyStartsMs.splice(0, count);
+    }
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resume(): void {
+    this.paused = false;
+    this.socket.resume();
+    // Commands already received but not run while paused.
+    this.processCommands();
+  }
+
+  private onDrain(): void {
+    if (this.paused && this.outputBytes() <= this.host.api.limits.outputBufferPauseBytes) this.resume();
+  }
+
+  /** Closes the connection. Replies not yet written are dropped. */
+  close(reason: CloseReason): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.writer.discard();
+    if (this.heldTickets.length > 0) {
+      this.heldTickets.length = 0;
+      this.heldStarts.length = 0;
+      this.host.setWaiting(this, false);
+    }
+    if (reason === 'quit' || reason === 'protocol') this.socket.end();
+    else this.socket.destroy();
+    this.host.closed(this, reason);
+  }
+}
+
+function unknownCommandMessage(args: Buffer[]): string {
+  const name = args[0]!.toString('utf8').slice(0, 128);
+  const shown = args
+    .slice(1, 20)
+    .map((arg) => `'${arg.toString('utf8').slice(0, 128)}' `)
+    .join('');
+  return `ERR unknown command '${name}', with args beginning with: ${shown}`;
+}

@@ -1,0 +1,409 @@
+/**
+ * The storage node process's core: the Redis-protocol TCP server, the engine, active expiry, the
+ * admin HTTP server, and orderly shutdown. It implements ServerApi for the command handlers.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { Logger } from 'pino';
+import { Engine } from '../engine/engine.js';
+import { buildCommandTable } from '../commands/registry.js';
+import { Statistics } from '../commands/statistics.js';
+import { globMatches } from '../commands/glob.js';
+import { CommandError } from '../errors.js';
+import type { ClientSession, CommandSpec, ServerApi, ServerStats } from '../commands/types.js';
+import type { Limits } from '../limits.js';
+import { createAdminApp } from '../admin/http.js';
+import { NodeMetrics } from '../admin/metrics.js';
+import { Connection, type CloseReason, type ConnectionHost } from './connection.js';
+import type { NodeConfig } from './config.js';
+import { renderInfo } from './info.js';
+
+/** The Redis version we answer as (HELLO, INFO redis_version): the command set we follow. */
+export const REDIS_COMPATIBLE_VERSION = '7.2.0';
+export const BALLAST_VERSION = '0.1.0';
+
+const SHUTDOWN_DRAIN_MS = 10_000;
+const MAXCLIENTS_ERROR = Buffer.from('-ERR max number of clients reached\r\n');
+
+export class StorageServer implements ServerApi, ConnectionHost {
+  readonly api: ServerApi = this;
+  readonly engine: Engine;
+  readonly limits: Limits;
+  readonly startedMs = Date.now();
+  readonly version = REDIS_COMPATIBLE_VERSION;
+  readonly runId = randomBytes(20).toString('hex');
+  readonly statistics = new Statistics();
+  readonly stats: ServerStats = {
+    connectionsReceived: 0,
+    connectionsRejected: 0,
+    commandsProcessed: 0,
+    expiredKeys: 0,
+    keyspaceHits: 0,
+    keyspaceMisses: 0,
+    errorReplies: 0,
+    protocolErrors: 0,
+    outputBufferDisconnects: 0,
+    idleDisconnects: 0,
+    lastCommitUnixMs: 0,
+  };
+  readonly requirePassword: string | null;
+  readonly metrics: NodeMetrics;
+  private readonly commandTable: Map<string, CommandSpec>;
+  /** Case-preserving aliases seen on the wire ("GET", "Get") → spec, to skip lower-casing. */
+  private readonly commandAliases = new Map<string, CommandSpec>();
+  private readonly connections = new Map<number, Connection>();
+  private readonly waiting = new Set<Connection>();
+  private readonly watchers = new Map<string, Set<ClientSession>>();
+  private readonly disconnects = new Map<string, number>();
+  private nextClientId = 1;
+  private tcpServer: TcpServer | null = null;
+  private adminServer: HttpServer | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private shuttingDown = false;
+  tcpPort = 0;
+  adminPort = 0;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly log: Logger,
+  ) {
+    this.limits = { ...config.limits };
+    this.requirePassword = config.requirePassword;
+    mkdirSync(config.dataDir, { recursive: true });
+    this.engine = Engine.open({
+      path: config.dataDir,
+      durability: config.durability,
+      partitionCount: config.partitionCount,
+      onFatal: (error) => this.fatal(error),
+    });
+    this.commandTable = buildCommandTable();
+    this.metrics = new NodeMetrics({
+      engine: this.engine,
+      stats: this.stats,
+      statistics: this.statistics,
+      connectedClients: () => this.connections.size,
+      clientsMax: () => this.limits.clientsMax,
+      disconnects: this.disconnects,
+    });
+    this.engine.onAcknowledged(() => this.releaseWaiting());
+    this.engine.onCommit((durationMs, records) => {
+      this.stats.lastCommitUnixMs = Date.now();
+      this.metrics.observeCommit(durationMs, records);
+    });
+  }
+
+  /** Opens the data directory and starts listening; resolves when both ports accept connections. */
+  static async start(config: NodeConfig, log: Logger): Promise<StorageServer> {
+    const server = new StorageServer(config, log);
+    await server.listen();
+    return server;
+  }
+
+  private async listen(): Promise<void> {
+    const tcpServer = createServer((socket) => this.accept(socket));
+    this.tcpServer = tcpServer;
+    await new Promise<void>((resolve, reject) => {
+      tcpServer.once('error', reject);
+      tcpServer.listen({ port: this.config.port, host: this.config.bind, backlog: 4096 }, () => resolve());
+    });
+    this.tcpPort = (tcpServer.address() as AddressInfo).port;
+    const app = createAdminApp({
+      registry: this.metrics.registry,
+      readiness: () => this.readiness(),
+      nodeState: () => this.nodeState(),
+      log: this.log,
+    });
+    await new Promise<void>((resolve, reject) => {
+      const adminServer = app.listen(this.config.adminPort, this.config.adminBind, () => resolve());
+      adminServer.once('error', reject);
+      this.adminServer = adminServer;
+    });
+    this.adminPort = (this.adminServer!.address() as AddressInfo).port;
+    this.scheduleActiveExpiry();
+    this.log.info(
+      {
+        port: this.tcpPort,
+        adminPort: this.adminPort,
+        dataDir: this.config.dataDir,
+        durability: this.config.durability,
+        partitions: this.engine.partitionCount,
+        keys: this.engine.keyCount(),
+        startupMs: Date.now() - this.startedMs,
+      },
+      'ballast-node ready',
+    );
+  }
+
+  private accept(socket: Socket): void {
+    if (this.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= this.limits.clientsMax) {
+      this.stats.connectionsRejected++;
+      socket.end(MAXCLIENTS_ERROR);
+      socket.on('error', () => socket.destroy());
+      return;
+    }
+    this.stats.connectionsReceived++;
+    const id = this.nextClientId++;
+    this.connections.set(id, new Connection(id, socket, this, Date.now()));
+  }
+
+  lookupCommand(name: Buffer): CommandSpec | undefined {
+    if (name.length > 32) return undefined;
+    const raw = name.toString('latin1', 0, name.length);
+    const alias = this.commandAliases.get(raw);
+    if (alias !== undefined) return alias;
+    const spec = this.commandTable.get(raw.toLowerCase());
+    if (spec !== undefined && this.commandAliases.size < 4096) this.commandAliases.set(raw, spec);
+    return spec;
+  }
+
+  random(): number {
+    return Math.random();
+  }
+
+  setWaiting(connection: Connection, waiting: boolean): void {
+    if (waiting) this.waiting.add(connection);
+    else this.waiting.delete(connection);
+  }
+
+  private releaseWaiting(): void {
+    for (const connection of [...this.waiting]) connection.flushReplies();
+  }
+
+  closed(connection: Connection, reason: CloseReason): void {
+    this.connections.delete(connection.id);
+    this.unwatchAll(connection);
+    this.waiting.delete(connection);
+    if (reason === 'idle') this.stats.idleDisconnects++;
+    this.disconnects.set(reason, (this.disconnects.get(reason) ?? 0) + 1);
+  }
+
+  observeLatency(spec: CommandSpec, seconds: number): void {
+    this.metrics.observeCommand(spec, seconds);
+  }
+
+  // --- ServerApi ---------------------------------------------------------------------------
+
+  commands(): Iterable<CommandSpec> {
+    return this.commandTable.values();
+  }
+
+  findCommand(name: string): CommandSpec | undefined {
+    return this.commandTable.get(name.toLowerCase());
+  }
+
+  clients(): Iterable<ClientSession> {
+    return this.connections.values();
+  }
+
+  killClient(client: ClientSession): void {
+    const connection = this.connections.get(client.id);
+    if (connection === undefined) return;
+    // A client killing itself still gets its reply (Redis closes it after the reply is written).
+    connection.closeAfterReply = true;
+    if (connection !== client) connection.close('killed');
+  }
+
+  keyTouched(overlayKey: string): void {
+    if (this.watchers.size === 0) return;
+    const clients = this.watchers.get(overlayKey);
+    if (clients === undefined) return;
+    for (const client of clients) client.watchDirty = true;
+  }
+
+  allKeysTouched(): void {
+    for (const clients of this.watchers.values()) for (const client of clients) client.watchDirty = true;
+  }
+
+  watch(client: ClientSession, overlayKey: string): void {
+    let clients = this.watchers.get(overlayKey);
+    if (clients === undefined) {
+      clients = new Set();
+      this.watchers.set(overlayKey, clients);
+    }
+    clients.add(client);
+    client.watchedKeys.add(overlayKey);
+  }
+
+  unwatchAll(client: ClientSession): void {
+    for (const key of client.watchedKeys) {
+      const clients = this.watchers.get(key);
+      clients?.delete(client);
+      if (clients?.size === 0) this.watchers.delete(key);
+    }
+    client.watchedKeys.clear();
+    client.watchDirty = false;
+  }
+
+  private configTable(): Array<[string, string]> {
+    const limits = this.limits;
+    return [
+      ['port', String(this.tcpPort)],
+      ['bind', this.config.bind],
+      ['dir', this.config.dataDir],
+      ['databases', '1'],
+      ['maxclients', String(limits.clientsMax)],
+      ['timeout', String(Math.floor(limits.idleTimeoutMs / 1000))],
+      ['requirepass', this.requirePassword === null ? '' : '********'],
+      ['save', ''],
+      ['appendonly', 'no'],
+      ['appendfsync', this.config.durability === 'sync' ? 'always' : 'everysec'],
+      ['maxmemory', '0'],
+      ['maxmemory-policy', 'noeviction'],
+      ['proto-max-bulk-len', String(limits.bulkBytesMax)],
+      ['client-query-buffer-limit', String(limits.queryBufferBytesMax)],
+      ['client-output-buffer-limit', `normal ${limits.outputBufferBytesMax} 0 0 slave 0 0 0 pubsub 0 0 0`],
+      ['cluster-enabled', 'no'],
+      ['hz', '10'],
+      ['notify-keyspace-events', ''],
+      ['slowlog-log-slower-than', '-1'],
+      ['slowlog-max-len', '0'],
+      ['ballast-durability', this.config.durability],
+      ['ballast-partitions', String(this.engine.partitionCount)],
+    ];
+  }
+
+  configGet(pattern: Buffer): Array<[string, string]> {
+    const lowered = Buffer.from(pattern.toString('latin1').toLowerCase(), 'latin1');
+    return this.configTable().filter(([name]) => globMatches(lowered, Buffer.from(name)));
+  }
+
+  configSet(name: string, value: string): void {
+    const whole = (min: number, max: number): number => {
+      if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+        throw new CommandError('CONFIG_SET', `ERR CONFIG SET failed (possibly related to argument '${name}') - argument couldn't be parsed into an integer`);
+      }
+      return Number(value);
+    };
+    switch (name) {
+      case 'timeout':
+        this.limits.idleTimeoutMs = whole(0, 365 * 24 * 3600) * 1000;
+        for (const connection of this.connections.values()) connection.setIdleTimeout(this.limits.idleTimeoutMs);
+        return;
+      case 'maxclients':
+        this.limits.clientsMax = whole(1, 1_000_000);
+        return;
+      case 'proto-max-bulk-len':
+        this.limits.bulkBytesMax = whole(1024, 2 ** 31);
+        return;
+      default:
+        throw new CommandError('CONFIG_SET', `ERR Unknown option or number of arguments for CONFIG SET - '${name}'`);
+    }
+  }
+
+  resetStats(): void {
+    this.statistics.reset();
+    for (const key of Object.keys(this.stats) as Array<keyof ServerStats>) {
+      if (key !== 'lastCommitUnixMs') this.stats[key] = 0;
+    }
+  }
+
+  info(section: string | null, nowMs: number): string {
+    return renderInfo(
+      {
+        version: this.version,
+        ballastVersion: BALLAST_VERSION,
+        runId: this.runId,
+        tcpPort: this.tcpPort,
+        startedMs: this.startedMs,
+        durability: this.config.durability,
+        dataDir: this.config.dataDir,
+        partitionCount: this.engine.partitionCount,
+        connectedClients: this.connections.size,
+        clientsMax: this.limits.clientsMax,
+        blockedClients: this.waiting.size,
+        engine: this.engine,
+        stats: this.stats,
+        statistics: this.statistics,
+      },
+      section,
+      nowMs,
+    );
+  }
+
+  // --- Active expiry --------------------------------------------------------------------------
+
+  private scheduleActiveExpiry(): void {
+    this.expiryTimer = setInterval(() => this.activeExpireCycle(), this.limits.activeExpireIntervalMs);
+    this.expiryTimer.unref();
+  }
+
+  /** Removes expired keys, at most `activeExpireKeysPerTick` per tick, repeating while behind. */
+  private activeExpireCycle(): void {
+    if (this.shuttingDown) return;
+    const { removed, refs } = this.engine.removeExpired(Date.now(), this.limits.activeExpireKeysPerTick);
+    this.stats.expiredKeys += removed;
+    for (const ref of refs) this.keyTouched(ref.overlayKey);
+    if (removed >= this.limits.activeExpireKeysPerTick) setImmediate(() => this.activeExpireCycle());
+  }
+
+  // --- Admin ------------------------------------------------------------------------------------
+
+  private readiness(): { ready: boolean; reason: string } {
+    if (this.shuttingDown) return { ready: false, reason: 'shutting down' };
+    if (this.tcpServer === null || !this.tcpServer.listening) return { ready: false, reason: 'not listening' };
+    return { ready: true, reason: 'ready' };
+  }
+
+  nodeState(): Record<string, unknown> {
+    const engineStats = this.engine.stats();
+    return {
+      version: BALLAST_VERSION,
+      redisVersion: this.version,
+      mode: 'standalone',
+      state: this.shuttingDown ? 'SHUTTING_DOWN' : 'SERVING',
+      port: this.tcpPort,
+      adminPort: this.adminPort,
+      pid: process.pid,
+      uptimeSeconds: Math.floor((Date.now() - this.startedMs) / 1000),
+      dataDir: this.config.dataDir,
+      durability: this.config.durability,
+      partitions: this.engine.partitionCount,
+      keys: this.engine.keyCount(),
+      keysWithExpiry: this.engine.keysWithExpiryCount(),
+      clients: { connected: this.connections.size, max: this.limits.clientsMax, waitingForDurability: this.waiting.size },
+      engine: { ...engineStats },
+      memory: process.memoryUsage(),
+    };
+  }
+
+  // --- Lifecycle --------------------------------------------------------------------------------
+
+  private fatal(error: Error): void {
+    this.log.fatal({ err: error }, 'storage engine failed; exiting so that a restart recovers from disk');
+    process.exit(70);
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, stop reading requests, let replies already owed be released
+   * once their writes are durable (up to 10 s), then close clients, the admin port and LMDB.
+   */
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.log.info({ clients: this.connections.size }, 'shutting down');
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    const tcpClosed = new Promise<void>((resolve) => this.tcpServer?.close(() => resolve()) ?? resolve());
+    for (const connection of [...this.connections.values()]) connection.stopReading();
+    const deadline = Date.now() + SHUTDOWN_DRAIN_MS;
+    while (this.waiting.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const connection of [...this.connections.values()]) connection.close('shutdown');
+    await tcpClosed;
+    await new Promise<void>((resolve) => {
+      if (this.adminServer === null) resolve();
+      else {
+        this.adminServer.closeAllConnections();
+        this.adminServer.close(() => resolve());
+      }
+    });
+    await this.engine.close();
+    this.log.info('shutdown complete');
+  }
+}
