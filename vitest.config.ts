@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Three suites (STYLE.md): pure unit tests, seeded in-process simulations, and tests that start real
-// processes (ballast-node, redis-server, redis-cli). `npm test` runs them all.
+// Suites (STYLE.md): pure unit tests and tests that start real processes (ballast-node,
+// redis-server, redis-cli). Seeded in-process cluster simulations join as a third project with
+// Part 2. `npm test` runs them all.
 export default defineConfig({
   test: {
     projects: [
@@ -9,13 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts'],
-          exclude: ['**/*.sim.test.ts', '**/node_modules/**'],
-        },
-      },
-      {
-        test: {
-          name: 'sim',
-          include: ['packages/*/test/**/*.sim.test.ts'],
+          exclude: ['**/node_modules/**'],
         },
       },
       {

@@ -25,6 +25,13 @@ export interface Limits {
    * client drains its replies. This is TCP back-pressure, not an error: a slow reader is slowed.
    */
   outputBufferPauseBytes: number;
+  /**
+   * A paused client (unsent replies above `outputBufferPauseBytes`) whose socket accepts none of
+   * them for this long is disconnected: it stopped reading, and would otherwise hold its connection
+   * and buffers forever (Redis's soft output limit with soft-seconds plays the same role). Progress,
+   * however slow, keeps the client. 0 disables.
+   */
+  outputBufferStallMs: number;
   /** Close a client idle for this long; 0 disables (Redis `timeout`, default 0). */
   idleTimeoutMs: number;
   /** Unparsed request bytes buffered per client (Redis `client-query-buffer-limit`, 1 GB). */
@@ -57,6 +64,7 @@ export const LIMITS_DEFAULT: Readonly<Limits> = Object.freeze({
   clientsMax: 10_000,
   outputBufferBytesMax: 64 * 1024 * 1024,
   outputBufferPauseBytes: 1024 * 1024,
+  outputBufferStallMs: 60_000,
   idleTimeoutMs: 0,
   queryBufferBytesMax: 1024 * 1024 * 1024,
   multiQueuedCommandsMax: 100_000,

@@ -39,6 +39,18 @@ export function integerArgument(bytes: Buffer): number {
   return value;
 }
 
+/**
+ * An int64 argument (Redis getLongLongFromObjectOrReply) used as an index, offset or count, where
+ * every value beyond ±2^53 behaves like ±2^53: it is clamped to a safe JS integer. Out-of-int64
+ * values are still the usual "not an integer" error.
+ */
+export function clampedIntegerArgument(bytes: Buffer): number {
+  const value = parseInteger(bytes);
+  if (value === null) throw errors.notInteger();
+  if (typeof value === 'number') return value;
+  return value > 0n ? Number.MAX_SAFE_INTEGER : -Number.MAX_SAFE_INTEGER;
+}
+
 /** An int64 argument as bigint-or-number (INCRBY and friends). */
 export function int64Argument(bytes: Buffer): number | bigint {
   const value = parseInteger(bytes);
@@ -46,29 +58,55 @@ export function int64Argument(bytes: Buffer): number | bigint {
   return value;
 }
 
+/** Redis's MAX_LONG_DOUBLE_CHARS: string2ld refuses inputs of this length or longer. */
+const FLOAT_TEXT_BYTES_MAX = 5 * 1024;
+const DECIMAL_FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const HEX_FLOAT = /^([+-]?)0x([0-9a-f]*)(?:\.([0-9a-f]*))?(?:p([+-]?\d+))?$/i;
+
 /**
- * Redis string2ld / strtold acceptance for floats: no leading or trailing space, not empty, and
- * "inf"/"-inf" allowed where Redis allows them; NaN never.
+ * Redis string2ld (strtold) acceptance for floats: no leading or trailing space, not empty, decimal
+ * or C99 hexadecimal notation ("0x1p-2"), "inf"/"infinity" in any case with an optional sign; NaN
+ * never. The value is computed in IEEE double precision (Redis: long double).
  */
 export function parseFloatStrict(bytes: Buffer): number | null {
+  if (bytes.length === 0 || bytes.length >= FLOAT_TEXT_BYTES_MAX) return null;
   const text = bytes.toString('latin1', 0, bytes.length);
-  if (text.length === 0 || text.length > 5000) return null;
-  if (/^\s|\s$/.test(text)) return null;
   const lower = text.toLowerCase();
   if (lower === 'inf' || lower === '+inf' || lower === 'infinity' || lower === '+infinity') return Infinity;
   if (lower === '-inf' || lower === '-infinity') return -Infinity;
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text)) {
-    if (/^[+-]?0x[0-9a-f]+$/i.test(text)) return Number.parseInt(text, 16);
-    return null;
-  }
-  const value = Number(text);
-  return Number.isNaN(value) ? null : value;
+  if (DECIMAL_FLOAT.test(text)) return Number(text);
+  const hex = HEX_FLOAT.exec(text);
+  if (hex === null) return null;
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] = hex;
+  if (whole.length === 0 && fraction.length === 0) return null;
+  let value = 0;
+  for (const digit of whole + fraction) value = value * 16 + Number.parseInt(digit, 16);
+  value *= 2 ** (Number(exponent) - 4 * fraction.length);
+  return sign === '-' ? -value : value;
 }
 
 export function floatArgument(bytes: Buffer): number {
   const value = parseFloatStrict(bytes);
   if (value === null) throw errors.notFloat();
   return value;
+}
+
+const UINT64_SPAN = 1n << 64n;
+
+/**
+ * A SCAN/HSCAN cursor with Redis's acceptance rules (strtoul in base 10): no leading space, an
+ * optional sign, digits, nothing after them, within unsigned 64 bits; a negative number wraps
+ * around as in C and the empty string is cursor 0. Null means "ERR invalid cursor".
+ */
+export function parseCursor(bytes: Buffer): bigint | null {
+  if (bytes.length > 64) return null;
+  const text = bytes.toString('latin1', 0, bytes.length);
+  if (text.length === 0) return 0n;
+  const match = /^([+-]?)(\d+)$/.exec(text);
+  if (match === null) return null;
+  const magnitude = BigInt(match[2]!);
+  if (magnitude >= UINT64_SPAN) return null;
+  return match[1] === '-' && magnitude !== 0n ? UINT64_SPAN - magnitude : magnitude;
 }
 
 /** Case-insensitive comparison of an argument with an ASCII keyword given in upper case. */

@@ -1,7 +1,7 @@
 /** Connection commands: PING ECHO HELLO AUTH SELECT QUIT RESET CLIENT. */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { CommandError, errors } from '../errors.js';
-import { integerArgument, isKeyword, keywordOf, parseInteger } from './arguments.js';
+import { clampedIntegerArgument, integerArgument, isKeyword, keywordOf, parseInteger } from './arguments.js';
 import { command, type ClientSession, type CommandContext, type CommandSpec } from './types.js';
 
 const PONG = Buffer.from('+PONG\r\n');
@@ -24,7 +24,7 @@ const ping = command({
 const echo = command({
   name: 'echo',
   arity: 2,
-  flags: ['fast'],
+  flags: ['loading', 'stale', 'fast'],
   group: 'connection',
   summary: 'Returns the given string.',
   since: '1.0.0',
@@ -107,11 +107,14 @@ const hello = command({
       }
       protocol = requested;
     }
+    // Redis 7.2's order: parse every option (validating the name), then authenticate, then require
+    // authentication, then apply the name and the protocol.
     let name: Buffer | null = null;
+    let credentials: [Buffer, Buffer] | null = null;
     for (let i = 2; i < args.length; i++) {
       const remaining = args.length - i - 1;
       if (isKeyword(args[i]!, 'AUTH') && remaining >= 2) {
-        authenticate(ctx, args[i + 1]!, args[i + 2]!);
+        credentials = [args[i + 1]!, args[i + 2]!];
         i += 2;
       } else if (isKeyword(args[i]!, 'SETNAME') && remaining >= 1) {
         name = args[i + 1]!;
@@ -121,6 +124,7 @@ const hello = command({
         throw new CommandError('SYNTAX', `ERR Syntax error in HELLO option '${args[i]!.toString('utf8').slice(0, 64)}'`);
       }
     }
+    if (credentials !== null) authenticate(ctx, credentials[0], credentials[1]);
     if (!ctx.client.authenticated) {
       throw new CommandError(
         'NOAUTH',
@@ -158,7 +162,11 @@ const select = command({
   since: '1.0.0',
   complexity: 'O(1)',
   handler(ctx, args) {
-    const index = integerArgument(args[1]!);
+    const index = clampedIntegerArgument(args[1]!);
+    if (index < -2147483648 || index > 2147483647) {
+      throw new CommandError('OUT_OF_RANGE', 'ERR value is out of range, value must between -2147483648 and 2147483647');
+    }
+    // Only database 0 exists (docs/commands.md, intended difference).
     if (index !== 0) throw new CommandError('DB_INDEX', 'ERR DB index is out of range');
     ctx.reply.simple('OK');
   },
@@ -185,6 +193,8 @@ export function resetSession(ctx: CommandContext): void {
   client.multiFailed = false;
   ctx.server.unwatchAll(client);
   client.name = '';
+  client.noEvict = false;
+  client.noTouch = false;
   client.protocol = 2;
   ctx.reply.protocol = 2;
   client.authenticated = ctx.server.requirePassword === null;
@@ -208,7 +218,13 @@ const reset = command({
 export function describeClient(client: ClientSession, nowMs: number): string {
   const ageSeconds = Math.floor((nowMs - client.createdMs) / 1000);
   const idleSeconds = Math.floor((nowMs - client.lastActivityMs) / 1000);
-  const flags = client.multiQueue !== null ? 'x' : 'N';
+  // Redis's flag letters, in its order: x in MULTI, d a watched key changed, e no-evict, T no-touch.
+  let flags = '';
+  if (client.multiQueue !== null) flags += 'x';
+  if (client.watchDirty) flags += 'd';
+  if (client.noEvict) flags += 'e';
+  if (client.noTouch) flags += 'T';
+  if (flags === '') flags = 'N';
   return (
     `id=${client.id} addr=${client.remoteAddress} laddr=${client.localAddress} fd=-1 name=${client.name} ` +
     `age=${ageSeconds} idle=${idleSeconds} flags=${flags} db=0 sub=0 psub=0 ssub=0 ` +
@@ -323,7 +339,13 @@ const clientCommand = command({
       let selected = [...ctx.server.clients()];
       if (args.length > 2) {
         if (isKeyword(args[2]!, 'ID') && args.length > 3) {
-          const ids = new Set(args.slice(3).map((arg) => integerArgument(arg)));
+          const ids = new Set(
+            args.slice(3).map((arg) => {
+              const id = parseInteger(arg);
+              if (id === null) throw new CommandError('INVALID_CLIENT_ID', 'ERR Invalid client ID');
+              return Number(id);
+            }),
+          );
           selected = selected.filter((client) => ids.has(client.id));
         } else if (isKeyword(args[2]!, 'TYPE') && args.length === 4) {
           const wanted = args[3]!.toString('latin1').toLowerCase();
@@ -336,7 +358,7 @@ const clientCommand = command({
         }
       }
       ctx.reply.verbatim(selected.map((client) => `${describeClient(client, ctx.nowMs)}\n`).join(''));
-    }),
+    }, ['admin', 'noscript', 'loading', 'stale']),
     clientSubcommand('kill', -3, 'Terminates open connections.', (ctx, args) => {
       const victims = clientsToKill(ctx, args);
       if (args.length === 3) {
@@ -347,13 +369,15 @@ const clientCommand = command({
       }
       for (const victim of victims ?? []) ctx.server.killClient(victim);
       ctx.reply.integer(victims?.length ?? 0);
-    }),
+    }, ['admin', 'noscript', 'loading', 'stale']),
     clientSubcommand('no-evict', 3, 'Sets the client eviction mode of the connection.', (ctx, args) => {
       if (!isKeyword(args[2]!, 'ON') && !isKeyword(args[2]!, 'OFF')) throw errors.syntax();
+      ctx.client.noEvict = isKeyword(args[2]!, 'ON');
       ctx.reply.simple('OK');
-    }),
+    }, ['admin', 'noscript', 'loading', 'stale']),
     clientSubcommand('no-touch', 3, 'Controls whether commands sent by the client affect the LRU/LFU of accessed keys.', (ctx, args) => {
       if (!isKeyword(args[2]!, 'ON') && !isKeyword(args[2]!, 'OFF')) throw errors.syntax();
+      ctx.client.noTouch = isKeyword(args[2]!, 'ON');
       ctx.reply.simple('OK');
     }),
     clientSubcommand('getredir', 2, 'Returns the client ID to which the connection\'s tracking notifications are redirected.', (ctx) => {
@@ -369,7 +393,7 @@ const clientCommand = command({
       ];
       ctx.reply.arrayHeader(lines.length);
       for (const line of lines) ctx.reply.simple(line);
-    }),
+    }, ['loading', 'stale']),
   ],
 });
 

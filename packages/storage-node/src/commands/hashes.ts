@@ -2,9 +2,18 @@
 import { encodeHash, fieldBytes, fieldName, type HashFields } from '../engine/record.js';
 import { CommandError, errors } from '../errors.js';
 import { formatDouble } from '../resp/reply-writer.js';
-import { addInt64, floatArgument, int64Argument, integerArgument, isKeyword, parseFloatStrict, parseInteger } from './arguments.js';
+import {
+  addInt64,
+  clampedIntegerArgument,
+  floatArgument,
+  int64Argument,
+  isKeyword,
+  parseCursor,
+  parseFloatStrict,
+  parseInteger,
+} from './arguments.js';
 import { hashOf, readRecord, readRecordCounted, resolveKey, writeRecord, type HashState } from './keyspace.js';
-import { globMatches } from './glob.js';
+import { matchesScanPattern } from './glob.js';
 import { command, type CommandContext, type CommandSpec } from './types.js';
 import { fnv1a32 } from '../engine/key-layout.js';
 
@@ -23,13 +32,15 @@ function hashCommand(spec: {
   name: string;
   arity: number;
   write: boolean;
+  /** Writes are "denyoom" (may grow memory) unless they only remove (HDEL). */
+  denyOom?: boolean;
   fast?: boolean;
   summary: string;
   since: string;
   complexity: string;
   handler: (ctx: CommandContext, args: Buffer[]) => void;
 }): CommandSpec {
-  const flags = spec.write ? (['write', 'denyoom'] as const) : (['readonly'] as const);
+  const flags = spec.write ? (spec.denyOom === false ? (['write'] as const) : (['write', 'denyoom'] as const)) : (['readonly'] as const);
   return command({
     name: spec.name,
     arity: spec.arity,
@@ -146,6 +157,7 @@ const hdel = hashCommand({
   name: 'hdel',
   arity: -3,
   write: true,
+  denyOom: false,
   fast: true,
   summary: 'Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.',
   since: '2.0.0',
@@ -286,6 +298,7 @@ const hincrbyfloat = hashCommand({
   complexity: 'O(N) where N is the number of fields in the hash.',
   handler(ctx, args) {
     const increment = floatArgument(args[3]!);
+    if (!Number.isFinite(increment)) throw new CommandError('NAN_OR_INFINITY', 'ERR value is NaN or Infinity');
     const current = readHash(ctx, args[1]!);
     const field = fieldName(args[2]!);
     const existing = current?.fields.get(field);
@@ -320,21 +333,30 @@ const hscan = hashCommand({
   since: '2.8.0',
   complexity: 'O(1) for every call. O(N) for a complete iteration.',
   handler(ctx, args) {
-    const cursor = parseInteger(args[2]!);
-    if (cursor === null || typeof cursor === 'bigint' || cursor < 0) throw errors.invalidCursor();
+    // Redis's order: the cursor, then the key (missing: an empty scan, whatever the options), then
+    // the options.
+    const cursorValue = parseCursor(args[2]!);
+    if (cursorValue === null) throw errors.invalidCursor();
+    const hash = readHash(ctx, args[1]!);
+    if (hash === null) {
+      ctx.reply.arrayHeader(2);
+      ctx.reply.bulkString('0');
+      ctx.reply.arrayHeader(0);
+      return;
+    }
+    const cursor = cursorValue > 0xffffffffn ? 0x1_0000_0000 : Number(cursorValue);
     let pattern: Buffer | null = null;
     let count = 10;
     let noValues = false;
     for (let i = 3; i < args.length; i++) {
       if (isKeyword(args[i]!, 'MATCH') && i + 1 < args.length) pattern = args[++i]!;
       else if (isKeyword(args[i]!, 'COUNT') && i + 1 < args.length) {
-        count = integerArgument(args[++i]!);
+        count = clampedIntegerArgument(args[++i]!);
         if (count < 1) throw errors.syntax();
       } else if (isKeyword(args[i]!, 'NOVALUES')) noValues = true;
       else throw errors.syntax();
     }
-    const hash = readHash(ctx, args[1]!);
-    const fields = [...(hash?.fields ?? new Map<string, Buffer>())];
+    const fields = [...hash.fields];
     let selected: Array<[string, Buffer]>;
     let nextCursor = 0;
     if (fields.length <= ctx.server.limits.hashScanWholeFieldsMax) {
@@ -361,7 +383,7 @@ const hscan = hashCommand({
     }
     if (pattern !== null) {
       const glob = pattern;
-      selected = selected.filter(([name]) => globMatches(glob, fieldBytes(name)));
+      selected = selected.filter(([name]) => matchesScanPattern(glob, fieldBytes(name)));
     }
     ctx.reply.arrayHeader(2);
     ctx.reply.bulkString(String(nextCursor));

@@ -8,8 +8,8 @@ import {
 } from '../engine/key-layout.js';
 import { expireAtOfRecord, withExpireAt } from '../engine/record.js';
 import { CommandError, errors } from '../errors.js';
-import { integerArgument, isKeyword, keywordOf, parseInteger } from './arguments.js';
-import { globMatches } from './glob.js';
+import { clampedIntegerArgument, isKeyword, parseCursor, parseInteger } from './arguments.js';
+import { matchesScanPattern } from './glob.js';
 import { readRecord, resolveKey, typeName, writeRecord } from './keyspace.js';
 import { command, type CommandContext, type CommandSpec } from './types.js';
 
@@ -101,8 +101,16 @@ const type = keyCommand({
   },
 });
 
-/** EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with the NX/XX/GT/LT conditions of Redis 7. */
-function expireCommand(name: string, unitMs: number, absolute: boolean, summary: string, since: string): CommandSpec {
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+/**
+ * EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with the NX/XX/GT/LT conditions of Redis 7, in Redis's order
+ * (expireGenericCommand): options first, then the amount (any int64; overflow of the unit
+ * conversion or of adding the current time is "invalid expire time"), then the key. A time at or
+ * before now deletes the key and answers 1.
+ */
+function expireCommand(name: string, unitMs: 1 | 1000, absolute: boolean, summary: string, since: string): CommandSpec {
   return keyCommand({
     name,
     arity: -3,
@@ -111,28 +119,37 @@ function expireCommand(name: string, unitMs: number, absolute: boolean, summary:
     since,
     complexity: 'O(1)',
     handler(ctx, args) {
-      const amount = parseInteger(args[2]!);
-      if (amount === null || typeof amount === 'bigint') throw errors.notInteger();
       let nx = false;
       let xx = false;
       let gt = false;
       let lt = false;
       for (let i = 3; i < args.length; i++) {
-        const option = keywordOf(args[i]!);
-        if (option === 'NX') nx = true;
-        else if (option === 'XX') xx = true;
-        else if (option === 'GT') gt = true;
-        else if (option === 'LT') lt = true;
-        else throw new CommandError('SYNTAX', `ERR Unsupported option ${args[i]!.toString('latin1')}`);
+        const option = args[i]!;
+        if (isKeyword(option, 'NX')) nx = true;
+        else if (isKeyword(option, 'XX')) xx = true;
+        else if (isKeyword(option, 'GT')) gt = true;
+        else if (isKeyword(option, 'LT')) lt = true;
+        else {
+          // Echoed like Redis, but bounded (limits.ts: values echoed in an error message).
+          const shown = option.toString('utf8', 0, Math.min(option.length, ctx.server.limits.clientNameBytesMax));
+          throw new CommandError('SYNTAX', `ERR Unsupported option ${shown}`);
+        }
       }
       if (nx && (xx || gt || lt)) {
         throw new CommandError('SYNTAX', 'ERR NX and XX, GT or LT options at the same time are not compatible');
       }
       if (gt && lt) throw new CommandError('SYNTAX', 'ERR GT and LT options at the same time are not compatible');
-      const expireAtMs = amount * unitMs + (absolute ? 0 : ctx.nowMs);
-      if (!Number.isSafeInteger(amount * unitMs) || !Number.isSafeInteger(expireAtMs)) {
-        throw errors.invalidExpire(name);
+      const amount = parseInteger(args[2]!);
+      if (amount === null) throw errors.notInteger();
+      let when = BigInt(amount);
+      if (unitMs === 1000) {
+        if (when > INT64_MAX / 1000n || when < INT64_MIN / 1000n) throw errors.invalidExpire(name);
+        when *= 1000n;
       }
+      const basetime = absolute ? 0n : BigInt(ctx.nowMs);
+      if (when > INT64_MAX - basetime) throw errors.invalidExpire(name);
+      when += basetime;
+      const expireAtMs = Number(when);
       const ref = resolveKey(ctx, args[1]!);
       const record = readRecord(ctx, ref);
       if (record === null) {
@@ -157,6 +174,18 @@ function expireCommand(name: string, unitMs: number, absolute: boolean, summary:
   });
 }
 
+/** A stored expiry time as an int64 (times past 2^53 ms are doubles; 2^63 itself reads as INT64_MAX). */
+function expiryAsInt64(expireAtMs: number): bigint {
+  const value = BigInt(expireAtMs);
+  return value > INT64_MAX ? INT64_MAX : value;
+}
+
+/** An integer reply as a number when it is a safe integer, else as a bigint. */
+function integerReply(value: bigint): number | bigint {
+  return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value;
+}
+
+/** TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 missing, -1 no expiry; seconds are rounded half up. */
 function ttlCommand(name: string, output: 'seconds' | 'ms' | 'unix-seconds' | 'unix-ms', summary: string, since: string): CommandSpec {
   return keyCommand({
     name,
@@ -176,21 +205,11 @@ function ttlCommand(name: string, output: 'seconds' | 'ms' | 'unix-seconds' | 'u
         ctx.reply.integer(-1);
         return;
       }
-      const remainingMs = Math.max(0, expireAtMs - ctx.nowMs);
-      switch (output) {
-        case 'seconds':
-          ctx.reply.integer(Math.floor((remainingMs + 500) / 1000));
-          break;
-        case 'ms':
-          ctx.reply.integer(remainingMs);
-          break;
-        case 'unix-seconds':
-          ctx.reply.integer(Math.floor(expireAtMs / 1000));
-          break;
-        case 'unix-ms':
-          ctx.reply.integer(expireAtMs);
-          break;
-      }
+      const absoluteMs = expiryAsInt64(expireAtMs);
+      let ms = output === 'seconds' || output === 'ms' ? absoluteMs - BigInt(ctx.nowMs) : absoluteMs;
+      if (ms < 0n) ms = 0n;
+      const seconds = output === 'seconds' || output === 'unix-seconds';
+      ctx.reply.integer(integerReply(seconds ? (ms + 500n) / 1000n : ms));
     },
   });
 }
@@ -251,12 +270,15 @@ interface ScanOptions {
   type: string | null;
 }
 
+/** SCAN's options as Redis parses them (scanGenericCommand); a pattern of exactly `*` is no filter. */
 function parseScanOptions(args: Buffer[], from: number): ScanOptions {
   const options: ScanOptions = { pattern: null, count: 10, type: null };
   for (let i = from; i < args.length; i++) {
-    if (isKeyword(args[i]!, 'MATCH') && i + 1 < args.length) options.pattern = args[++i]!;
-    else if (isKeyword(args[i]!, 'COUNT') && i + 1 < args.length) {
-      options.count = integerArgument(args[++i]!);
+    if (isKeyword(args[i]!, 'MATCH') && i + 1 < args.length) {
+      const pattern = args[++i]!;
+      options.pattern = pattern.length === 1 && pattern[0] === 0x2a ? null : pattern;
+    } else if (isKeyword(args[i]!, 'COUNT') && i + 1 < args.length) {
+      options.count = clampedIntegerArgument(args[++i]!);
       if (options.count < 1) throw errors.syntax();
     } else if (isKeyword(args[i]!, 'TYPE') && i + 1 < args.length) {
       options.type = args[++i]!.toString('latin1').toLowerCase();
@@ -282,7 +304,7 @@ export function scanKeys(ctx: CommandContext, cursor: number, options: ScanOptio
     const record = readRecord(ctx, resolveKey(ctx, key));
     if (record === null) continue;
     if (options.type !== null && typeName(record) !== options.type) continue;
-    if (options.pattern !== null && !globMatches(options.pattern, key)) continue;
+    if (options.pattern !== null && !matchesScanPattern(options.pattern, key)) continue;
     keys.push(key);
   }
   return { keys, next: next === null ? 0 : scanPositionOf(next) };
@@ -297,9 +319,10 @@ const scan = command({
   since: '2.8.0',
   complexity: 'O(1) for every call. O(N) for a complete iteration.',
   handler(ctx, args) {
-    const cursor = parseInteger(args[1]!);
-    if (cursor === null || typeof cursor === 'bigint' || cursor < 0) throw errors.invalidCursor();
-    const { keys, next } = scanKeys(ctx, cursor, parseScanOptions(args, 2));
+    const cursor = parseCursor(args[1]!);
+    if (cursor === null) throw errors.invalidCursor();
+    const position = cursor >= BigInt(SCAN_POSITION_END) ? SCAN_POSITION_END : Number(cursor);
+    const { keys, next } = scanKeys(ctx, position, parseScanOptions(args, 2));
     ctx.reply.arrayHeader(2);
     ctx.reply.bulkString(String(next));
     ctx.reply.arrayHeader(keys.length);
@@ -317,9 +340,11 @@ const keys = command({
   complexity: 'O(N) with N being the number of keys in the database.',
   handler(ctx, args) {
     const found: Buffer[] = [];
+    // As in Redis, KEYS * lists every key (the empty key too, which the glob `*` alone would not match).
+    const allKeys = args[1]!.length === 1 && args[1]![0] === 0x2a;
     let cursor = 0;
     do {
-      const page = scanKeys(ctx, cursor, { pattern: args[1]!, count: 1000, type: null });
+      const page = scanKeys(ctx, cursor, { pattern: allKeys ? null : args[1]!, count: 1000, type: null });
       found.push(...page.keys);
       cursor = page.next;
     } while (cursor !== 0);
@@ -354,9 +379,19 @@ function flushCommand(name: 'flushall' | 'flushdb', summary: string): CommandSpe
       if (args.length > 2 || (args.length === 2 && !isKeyword(args[1]!, 'ASYNC') && !isKeyword(args[1]!, 'SYNC'))) {
         throw errors.syntax();
       }
+      // As Redis (touchAllWatchedKeysInDb), only watched keys that exist when the database is
+      // emptied make their watchers' EXEC fail; watching a key that was never there is unaffected.
+      const existingWatched = new Set<string>();
+      for (const client of ctx.server.clients()) {
+        for (const overlayKey of client.watchedKeys) {
+          if (existingWatched.has(overlayKey)) continue;
+          const ref = ctx.engine.ref(userKeyOf(Buffer.from(overlayKey, 'latin1')));
+          if (ctx.engine.lookup(ref).record !== null) existingWatched.add(overlayKey);
+        }
+      }
       const ticket = ctx.engine.clearAll();
       if (ticket > ctx.ticket) ctx.ticket = ticket;
-      ctx.server.allKeysTouched();
+      for (const overlayKey of existingWatched) ctx.server.keyTouched(overlayKey);
       ctx.reply.simple('OK');
     },
   });

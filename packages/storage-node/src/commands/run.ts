@@ -17,7 +17,13 @@ export function replyError(ctx: CommandContext, message: string): void {
  */
 export function resolveSpec(ctx: CommandContext, spec: CommandSpec, args: Buffer[]): CommandSpec | null {
   if (!arityMatches(spec.arity, args.length)) {
-    replyError(ctx, errors.wrongArity(spec.name).message);
+    if (spec.name === 'exec') {
+      // Redis (rejectCommand): a rejected EXEC discards the transaction and says why in an EXECABORT.
+      discardTransaction(ctx);
+      replyError(ctx, `EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command`);
+    } else {
+      replyError(ctx, errors.wrongArity(spec.name).message);
+    }
     ctx.server.statistics.command(spec.name).rejectedCalls++;
     return null;
   }
@@ -36,6 +42,13 @@ export function resolveSpec(ctx: CommandContext, spec: CommandSpec, args: Buffer
     return null;
   }
   return sub;
+}
+
+/** Leaves MULTI and forgets the queued commands and the watched keys. */
+export function discardTransaction(ctx: CommandContext): void {
+  ctx.client.multiQueue = null;
+  ctx.client.multiFailed = false;
+  ctx.server.unwatchAll(ctx.client);
 }
 
 export function arityMatches(arity: number, argCount: number): boolean {

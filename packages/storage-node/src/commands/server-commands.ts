@@ -3,26 +3,59 @@ import { CommandError, errors } from '../errors.js';
 import { isKeyword } from './arguments.js';
 import { globMatches } from './glob.js';
 import { arityMatches } from './run.js';
+import { COMMAND_INFO, type CommandInfoMetadata, type KeySpecification } from './command-info.js';
 import { command, keyPositions, type CommandContext, type CommandSpec } from './types.js';
 
-/** ACL categories Redis would list for a command, derived from its group and flags. */
-function aclCategories(spec: CommandSpec): string[] {
-  const categories: string[] = [];
-  if (['string', 'hash', 'generic'].includes(spec.group)) categories.push('@keyspace');
-  if (spec.group === 'string') categories.push('@string');
-  if (spec.group === 'hash') categories.push('@hash');
-  if (spec.group === 'transactions') categories.push('@transaction');
-  if (spec.group === 'connection') categories.push('@connection');
-  if (spec.flags.includes('write')) categories.push('@write');
-  if (spec.flags.includes('readonly')) categories.push('@read');
-  if (spec.flags.includes('fast')) categories.push('@fast');
-  else categories.push('@slow');
-  if (spec.flags.includes('admin')) categories.push('@admin', '@dangerous');
-  return categories;
+/** Redis's order of ACL categories (ACLCommandCategories): COMMAND INFO lists them in this order. */
+const CATEGORY_ORDER = [
+  '@keyspace', '@read', '@write', '@set', '@sortedset', '@list', '@hash', '@string', '@bitmap', '@hyperloglog', '@geo',
+  '@stream', '@pubsub', '@admin', '@fast', '@slow', '@blocking', '@dangerous', '@connection', '@transaction', '@scripting',
+];
+
+/**
+ * A command's COMMAND INFO metadata: Redis's own (command-info.ts), or for a command Redis 7.0 does
+ * not have, values derived from its declaration the way Redis derives them from its flags.
+ */
+function commandInfoOf(spec: CommandSpec): CommandInfoMetadata {
+  const known = COMMAND_INFO[spec.name];
+  if (known !== undefined) return known;
+  const categories = new Set<string>();
+  if (spec.group === 'generic') categories.add('@keyspace');
+  if (spec.group === 'string') categories.add('@string');
+  if (spec.group === 'hash') categories.add('@hash');
+  if (spec.group === 'transactions') categories.add('@transaction');
+  if (spec.group === 'connection') categories.add('@connection');
+  if (spec.flags.includes('write')) categories.add('@write');
+  if (spec.flags.includes('readonly')) categories.add('@read');
+  categories.add(spec.flags.includes('fast') ? '@fast' : '@slow');
+  if (spec.flags.includes('admin')) categories.add('@admin').add('@dangerous');
+  const keySpecs: KeySpecification[] =
+    spec.firstKey === 0
+      ? []
+      : [
+          {
+            flags: spec.flags.includes('write') ? ['RW', 'update'] : ['RO', 'access'],
+            index: spec.firstKey,
+            lastKey: spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey,
+            keyStep: spec.keyStep,
+            limit: 0,
+          },
+        ];
+  return {
+    categories: CATEGORY_ORDER.filter((category) => categories.has(category)),
+    tips: [],
+    keySpecs,
+  };
+}
+
+/** The ACL categories of a command (COMMAND INFO, COMMAND LIST FILTERBY ACLCAT). */
+function aclCategories(spec: CommandSpec): readonly string[] {
+  return commandInfoOf(spec).categories;
 }
 
 function replyCommandInfo(ctx: CommandContext, spec: CommandSpec): void {
   const reply = ctx.reply;
+  const info = commandInfoOf(spec);
   reply.arrayHeader(10);
   reply.bulkString(spec.name);
   reply.integer(spec.arity);
@@ -31,20 +64,22 @@ function replyCommandInfo(ctx: CommandContext, spec: CommandSpec): void {
   reply.integer(spec.firstKey);
   reply.integer(spec.lastKey);
   reply.integer(spec.keyStep);
-  const categories = aclCategories(spec);
-  reply.setHeader(categories.length);
-  for (const category of categories) reply.simple(category);
-  reply.arrayHeader(0); // tips
-  if (spec.firstKey === 0) {
-    reply.arrayHeader(0);
-  } else {
-    // One key specification in Redis 7's form: begin_search index, find_keys range.
-    reply.arrayHeader(1);
-    reply.mapHeader(4);
+  reply.setHeader(info.categories.length);
+  for (const category of info.categories) reply.simple(category);
+  // Reply types as Redis 7.0 writes them: tips are bulk strings, key specifications a set of maps.
+  reply.setHeader(info.tips.length);
+  for (const tip of info.tips) reply.bulkString(tip);
+  // Key specifications in Redis 7's form: begin_search index, find_keys range.
+  reply.setHeader(info.keySpecs.length);
+  for (const keySpec of info.keySpecs) {
+    reply.mapHeader(keySpec.notes === undefined ? 3 : 4);
+    if (keySpec.notes !== undefined) {
+      reply.bulkString('notes');
+      reply.bulkString(keySpec.notes);
+    }
     reply.bulkString('flags');
-    const keyFlags = spec.flags.includes('write') ? ['RW', 'UPDATE'] : ['RO', 'ACCESS'];
-    reply.setHeader(keyFlags.length);
-    for (const flag of keyFlags) reply.simple(flag);
+    reply.setHeader(keySpec.flags.length);
+    for (const flag of keySpec.flags) reply.simple(flag);
     reply.bulkString('begin_search');
     reply.mapHeader(2);
     reply.bulkString('type');
@@ -52,7 +87,7 @@ function replyCommandInfo(ctx: CommandContext, spec: CommandSpec): void {
     reply.bulkString('spec');
     reply.mapHeader(1);
     reply.bulkString('index');
-    reply.integer(spec.firstKey);
+    reply.integer(keySpec.index);
     reply.bulkString('find_keys');
     reply.mapHeader(2);
     reply.bulkString('type');
@@ -60,16 +95,16 @@ function replyCommandInfo(ctx: CommandContext, spec: CommandSpec): void {
     reply.bulkString('spec');
     reply.mapHeader(3);
     reply.bulkString('lastkey');
-    reply.integer(spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey);
+    reply.integer(keySpec.lastKey);
     reply.bulkString('keystep');
-    reply.integer(spec.keyStep);
+    reply.integer(keySpec.keyStep);
     reply.bulkString('limit');
-    reply.integer(0);
-    reply.bulkString('notes');
-    reply.bulkString('');
+    reply.integer(keySpec.limit);
   }
+  // Redis answers an empty set for a command without subcommands, an array of them otherwise.
   const subcommands = spec.subcommands === undefined ? [] : [...spec.subcommands.values()];
-  reply.arrayHeader(subcommands.length);
+  if (subcommands.length === 0) reply.setHeader(0);
+  else reply.arrayHeader(subcommands.length);
   for (const sub of subcommands) replyCommandInfo(ctx, sub);
 }
 
@@ -146,7 +181,8 @@ const commandCommand = command({
       const specs = args.length === 2 ? [...ctx.server.commands()] : args.slice(2).map((name) => findSpec(ctx, name));
       ctx.reply.arrayHeader(specs.length);
       for (const spec of specs) {
-        if (spec === undefined) ctx.reply.nullArray();
+        // Redis answers a null (RESP2 null bulk string) for an unknown name.
+        if (spec === undefined) ctx.reply.null();
         else replyCommandInfo(ctx, spec);
       }
     }),
@@ -160,7 +196,7 @@ const commandCommand = command({
         replyCommandDocs(ctx, spec);
       }
     }),
-    commandSubcommand('getkeys', -3, 'Extracts the key names from an arbitrary command.', (ctx, args) => {
+    commandSubcommand('getkeys', -4, 'Extracts the key names from an arbitrary command.', (ctx, args) => {
       const spec = findSpec(ctx, args[2]!);
       if (spec === undefined) throw new CommandError('INVALID_COMMAND', 'ERR Invalid command specified');
       const commandArgs = args.slice(2);

@@ -6,7 +6,7 @@ import {
   addInt64,
   floatArgument,
   int64Argument,
-  integerArgument,
+  clampedIntegerArgument,
   isKeyword,
   parseFloatStrict,
   parseInteger,
@@ -16,37 +16,80 @@ import { command, type CommandContext, type CommandSpec } from './types.js';
 
 const OK = Buffer.from('+OK\r\n');
 
-/** Expiry options shared by SET and GETEX. */
-type ExpiryOption =
-  | { kind: 'none' }
-  | { kind: 'keep' }
-  | { kind: 'persist' }
-  | { kind: 'at'; expireAtMs: number };
+/**
+ * The options of SET and GETEX, parsed as Redis's parseExtendedStringArgumentsOrReply does: NX and
+ * XX exclude each other, KEEPTTL (SET) and PERSIST (GETEX) exclude every expiry unit, the four
+ * units exclude each other but one may repeat (the last wins). The expiry amount is only checked
+ * later (absoluteExpiry), so a syntax error is reported first.
+ */
+interface StringOptions {
+  nx: boolean;
+  xx: boolean;
+  get: boolean;
+  keepTtl: boolean;
+  persist: boolean;
+  unit: 'EX' | 'PX' | 'EXAT' | 'PXAT' | null;
+  amount: Buffer | null;
+}
+
+const EXPIRY_UNITS = ['EX', 'PX', 'EXAT', 'PXAT'] as const;
+
+function parseStringOptions(args: Buffer[], from: number, command: 'set' | 'getex'): StringOptions {
+  const options: StringOptions = { nx: false, xx: false, get: false, keepTtl: false, persist: false, unit: null, amount: null };
+  const isSet = command === 'set';
+  for (let i = from; i < args.length; i++) {
+    const option = args[i]!;
+    const hasNext = i + 1 < args.length;
+    const unit = EXPIRY_UNITS.find((name) => isKeyword(option, name));
+    if (isSet && isKeyword(option, 'NX') && !options.xx) {
+      options.nx = true;
+    } else if (isSet && isKeyword(option, 'XX') && !options.nx) {
+      options.xx = true;
+    } else if (isSet && isKeyword(option, 'GET')) {
+      options.get = true;
+    } else if (isSet && isKeyword(option, 'KEEPTTL') && options.unit === null) {
+      options.keepTtl = true;
+    } else if (!isSet && isKeyword(option, 'PERSIST') && options.unit === null) {
+      options.persist = true;
+    } else if (
+      unit !== undefined &&
+      !options.keepTtl &&
+      !options.persist &&
+      (options.unit === null || options.unit === unit) &&
+      hasNext
+    ) {
+      options.unit = unit;
+      options.amount = args[++i]!;
+    } else {
+      throw errors.syntax();
+    }
+  }
+  return options;
+}
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MAX_BY_1000 = INT64_MAX / 1000n;
 
 /**
- * Converts an EX/PX/EXAT/PXAT argument into an absolute Unix ms time, with Redis's checks: the
- * number must be a positive integer and the result must not overflow.
+ * The absolute Unix ms time of an EX/PX/EXAT/PXAT option, with Redis's checks and error texts
+ * (getExpireMillisecondsOrReply): an int64, positive, and no overflow when converted to ms and
+ * when the current time is added. Times beyond 2^53 ms are kept as the nearest double.
  */
 function absoluteExpiry(ctx: CommandContext, unit: string, argument: Buffer, commandName: string): number {
-  const value = parseInteger(argument);
-  if (value === null || typeof value === 'bigint') throw errors.notInteger();
-  if (value <= 0) throw errors.invalidExpire(commandName);
-  let milliseconds: number;
-  switch (unit) {
-    case 'EX':
-      milliseconds = value * 1000 + ctx.nowMs;
-      break;
-    case 'PX':
-      milliseconds = value + ctx.nowMs;
-      break;
-    case 'EXAT':
-      milliseconds = value * 1000;
-      break;
-    default:
-      milliseconds = value;
-  }
-  if (!Number.isSafeInteger(milliseconds)) throw errors.invalidExpire(commandName);
-  return milliseconds;
+  const parsed = parseInteger(argument);
+  if (parsed === null) throw errors.notInteger();
+  let milliseconds = BigInt(parsed);
+  const seconds = unit === 'EX' || unit === 'EXAT';
+  if (milliseconds <= 0n || (seconds && milliseconds > INT64_MAX_BY_1000)) throw errors.invalidExpire(commandName);
+  if (seconds) milliseconds *= 1000n;
+  if (unit === 'EX' || unit === 'PX') milliseconds += BigInt(ctx.nowMs);
+  if (milliseconds > INT64_MAX) throw errors.invalidExpire(commandName);
+  return Number(milliseconds);
+}
+
+/** Redis checkStringLength: APPEND and SETRANGE may not grow a string past proto-max-bulk-len. */
+function stringTooLong(): CommandError {
+  return new CommandError('VALUE_TOO_LARGE', 'ERR string exceeds maximum allowed size (proto-max-bulk-len)');
 }
 
 function readStringCounted(ctx: CommandContext, key: Buffer): Buffer | null {
@@ -86,44 +129,28 @@ const set = command({
   since: '1.0.0',
   complexity: 'O(1)',
   handler(ctx, args) {
-    let condition: 'NX' | 'XX' | null = null;
-    let returnOld = false;
-    let expiry: ExpiryOption = { kind: 'none' };
-    for (let i = 3; i < args.length; i++) {
-      const option = args[i]!;
-      if (isKeyword(option, 'NX') || isKeyword(option, 'XX')) {
-        const wanted = isKeyword(option, 'NX') ? 'NX' : 'XX';
-        if (condition !== null && condition !== wanted) throw errors.syntax();
-        condition = wanted;
-      } else if (isKeyword(option, 'GET')) {
-        returnOld = true;
-      } else if (isKeyword(option, 'KEEPTTL')) {
-        if (expiry.kind !== 'none' && expiry.kind !== 'keep') throw errors.syntax();
-        expiry = { kind: 'keep' };
-      } else {
-        const unit = ['EX', 'PX', 'EXAT', 'PXAT'].find((name) => isKeyword(option, name));
-        if (unit === undefined || i + 1 >= args.length || expiry.kind !== 'none') throw errors.syntax();
-        expiry = { kind: 'at', expireAtMs: absoluteExpiry(ctx, unit, args[++i]!, 'set') };
-      }
-    }
+    const options = parseStringOptions(args, 3, 'set');
+    const expireAtMs = options.amount === null ? null : absoluteExpiry(ctx, options.unit!, options.amount, 'set');
     const ref = resolveKey(ctx, args[1]!);
     const existing = readRecord(ctx, ref);
-    const oldValue = returnOld ? stringValueOf(existing) : null;
-    if ((condition === 'NX' && existing !== null) || (condition === 'XX' && existing === null)) {
-      if (returnOld) replyBulkOrNull(ctx, oldValue);
+    // SET ... GET answers the old value (WRONGTYPE for another type) whether or not it then sets.
+    const oldValue = options.get ? stringValueOf(existing) : null;
+    const oldCopy = oldValue === null ? null : Buffer.from(oldValue);
+    if ((options.nx && existing !== null) || (options.xx && existing === null)) {
+      if (options.get) replyBulkOrNull(ctx, oldCopy);
       else ctx.reply.null();
       return;
     }
-    let expireAtMs = 0;
-    if (expiry.kind === 'keep' && existing !== null) expireAtMs = expireAtOfRecord(existing);
-    else if (expiry.kind === 'at') expireAtMs = expiry.expireAtMs;
-    if (expireAtMs !== 0 && expireAtMs <= ctx.nowMs) {
-      // Already expired (EXAT/PXAT in the past): Redis deletes the key instead of storing it.
+    let newExpireAtMs = 0;
+    if (expireAtMs !== null) newExpireAtMs = expireAtMs;
+    else if (options.keepTtl && existing !== null) newExpireAtMs = expireAtOfRecord(existing);
+    if (newExpireAtMs !== 0 && newExpireAtMs <= ctx.nowMs) {
+      // Already expired (EXAT/PXAT in the past): the key reads as absent, so it is not stored.
       if (existing !== null) writeRecord(ctx, ref, null);
     } else {
-      writeRecord(ctx, ref, encodeString(args[2]!, expireAtMs));
+      writeRecord(ctx, ref, encodeString(args[2]!, newExpireAtMs));
     }
-    if (returnOld) replyBulkOrNull(ctx, oldValue);
+    if (options.get) replyBulkOrNull(ctx, oldCopy);
     else ctx.reply.raw(OK);
   },
 });
@@ -221,31 +248,22 @@ const getex = command({
   since: '6.2.0',
   complexity: 'O(1)',
   handler(ctx, args) {
-    let expiry: ExpiryOption = { kind: 'none' };
-    for (let i = 2; i < args.length; i++) {
-      const option = args[i]!;
-      if (isKeyword(option, 'PERSIST')) {
-        if (expiry.kind !== 'none') throw errors.syntax();
-        expiry = { kind: 'persist' };
-        continue;
-      }
-      const unit = ['EX', 'PX', 'EXAT', 'PXAT'].find((name) => isKeyword(option, name));
-      if (unit === undefined || i + 1 >= args.length || expiry.kind !== 'none') throw errors.syntax();
-      expiry = { kind: 'at', expireAtMs: absoluteExpiry(ctx, unit, args[++i]!, 'getex') };
-    }
+    const options = parseStringOptions(args, 2, 'getex');
     const ref = resolveKey(ctx, args[1]!);
     const record = readRecordCounted(ctx, ref);
     const value = stringValueOf(record);
     if (value === null || record === null) {
+      // As in Redis, a missing key answers nil before the expiry amount is looked at.
       ctx.reply.null();
       return;
     }
+    const expireAtMs = options.amount === null ? null : absoluteExpiry(ctx, options.unit!, options.amount, 'getex');
     const valueCopy = Buffer.from(value);
-    if (expiry.kind === 'persist' && expireAtOfRecord(record) !== 0) {
+    if (expireAtMs !== null) {
+      if (expireAtMs <= ctx.nowMs) writeRecord(ctx, ref, null);
+      else writeRecord(ctx, ref, encodeString(valueCopy, expireAtMs));
+    } else if (options.persist && expireAtOfRecord(record) !== 0) {
       writeRecord(ctx, ref, encodeString(valueCopy, 0));
-    } else if (expiry.kind === 'at') {
-      if (expiry.expireAtMs <= ctx.nowMs) writeRecord(ctx, ref, null);
-      else writeRecord(ctx, ref, encodeString(valueCopy, expiry.expireAtMs));
     }
     ctx.reply.bulk(valueCopy);
   },
@@ -369,7 +387,7 @@ const incrbyfloat = command({
   since: '2.6.0',
   complexity: 'O(1)',
   handler(ctx, args) {
-    const increment = floatArgument(args[2]!);
+    // Redis checks the type and the stored value before the increment argument.
     const ref = resolveKey(ctx, args[1]!);
     const record = readRecord(ctx, ref);
     const current = stringValueOf(record);
@@ -379,6 +397,7 @@ const incrbyfloat = command({
       if (parsed === null) throw errors.notFloat();
       value = parsed;
     }
+    const increment = floatArgument(args[2]!);
     const next = value + increment;
     if (!Number.isFinite(next)) {
       throw new CommandError('NAN_OR_INFINITY', 'ERR increment would produce NaN or Infinity');
@@ -406,7 +425,7 @@ const append = command({
     const current = stringValueOf(record);
     const addition = args[2]!;
     const length = (current?.length ?? 0) + addition.length;
-    if (length > ctx.server.limits.bulkBytesMax) throw errors.valueTooLarge(ctx.server.limits.bulkBytesMax);
+    if (length > ctx.server.limits.bulkBytesMax) throw stringTooLong();
     const value = current === null ? addition : Buffer.concat([current, addition], length);
     writeRecord(ctx, ref, encodeString(value, record === null ? 0 : expireAtOfRecord(record)));
     ctx.reply.integer(length);
@@ -441,8 +460,8 @@ const getrange = command({
   since: '2.4.0',
   complexity: 'O(N) where N is the length of the returned string.',
   handler(ctx, args) {
-    let start = integerArgument(args[2]!);
-    let end = integerArgument(args[3]!);
+    let start = clampedIntegerArgument(args[2]!);
+    let end = clampedIntegerArgument(args[3]!);
     const value = stringValueOf(readRecordCounted(ctx, resolveKey(ctx, args[1]!)));
     const length = value?.length ?? 0;
     if (value === null || length === 0 || (start < 0 && end < 0 && start > end)) {
@@ -474,7 +493,7 @@ const setrange = command({
   since: '2.2.0',
   complexity: 'O(1), not counting the time taken to copy the new string in place.',
   handler(ctx, args) {
-    const offset = integerArgument(args[2]!);
+    const offset = clampedIntegerArgument(args[2]!);
     if (offset < 0) throw new CommandError('OUT_OF_RANGE', 'ERR offset is out of range');
     const patch = args[3]!;
     const ref = resolveKey(ctx, args[1]!);
@@ -485,9 +504,7 @@ const setrange = command({
       return;
     }
     const length = Math.max(current?.length ?? 0, offset + patch.length);
-    if (offset + patch.length > ctx.server.limits.bulkBytesMax) {
-      throw new CommandError('VALUE_TOO_LARGE', 'ERR string exceeds maximum allowed size (proto-max-bulk-len)');
-    }
+    if (offset + patch.length > ctx.server.limits.bulkBytesMax) throw stringTooLong();
     const value = Buffer.alloc(length);
     current?.copy(value, 0);
     patch.copy(value, offset);

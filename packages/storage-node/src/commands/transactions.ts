@@ -4,9 +4,11 @@
  * batch, so a transaction is atomic on disk too. WATCH is optimistic: any write to a watched key
  * (by anyone, including expiry) makes EXEC return a null array.
  */
+import { userKeyOf } from '../engine/key-layout.js';
+import { expireAtOfRecord } from '../engine/record.js';
 import { CommandError } from '../errors.js';
-import { resolveKey } from './keyspace.js';
-import { replyError, runCommand } from './run.js';
+import { readRecord, resolveKey } from './keyspace.js';
+import { discardTransaction, replyError, runCommand } from './run.js';
 import { command, type CommandSpec } from './types.js';
 
 const multi = command({
@@ -28,7 +30,7 @@ const multi = command({
 const exec = command({
   name: 'exec',
   arity: 1,
-  flags: ['noscript', 'loading', 'stale'],
+  flags: ['noscript', 'loading', 'stale', 'skip_slowlog'],
   group: 'transactions',
   summary: 'Executes all commands in a transaction.',
   since: '1.2.0',
@@ -39,7 +41,7 @@ const exec = command({
     if (queue === null) throw new CommandError('EXEC_WITHOUT_MULTI', 'ERR EXEC without MULTI');
     client.multiQueue = null;
     const failed = client.multiFailed;
-    const dirty = client.watchDirty;
+    const dirty = client.watchDirty || watchedKeyExpired(ctx);
     client.multiFailed = false;
     ctx.server.unwatchAll(client);
     if (failed) {
@@ -54,6 +56,21 @@ const exec = command({
   },
 });
 
+/**
+ * Whether a watched key has expired since WATCH but is not deleted yet (Redis isWatchedKeyExpired):
+ * that is a change too, whether or not the active expiry cycle got to it. Keys already expired
+ * when watched were deleted by WATCH, so they do not count.
+ */
+function watchedKeyExpired(ctx: Parameters<typeof replyError>[0]): boolean {
+  for (const overlayKey of ctx.client.watchedKeys) {
+    const { record } = ctx.engine.lookup(ctx.engine.ref(userKeyOf(Buffer.from(overlayKey, 'latin1'))));
+    if (record === null) continue;
+    const expireAtMs = expireAtOfRecord(record);
+    if (expireAtMs !== 0 && expireAtMs <= ctx.nowMs) return true;
+  }
+  return false;
+}
+
 const discard = command({
   name: 'discard',
   arity: 1,
@@ -66,9 +83,7 @@ const discard = command({
     if (ctx.client.multiQueue === null) {
       throw new CommandError('DISCARD_WITHOUT_MULTI', 'ERR DISCARD without MULTI');
     }
-    ctx.client.multiQueue = null;
-    ctx.client.multiFailed = false;
-    ctx.server.unwatchAll(ctx.client);
+    discardTransaction(ctx);
     ctx.reply.simple('OK');
   },
 });
@@ -88,7 +103,13 @@ const watch = command({
     if (ctx.client.multiQueue !== null) {
       throw new CommandError('WATCH_IN_MULTI', 'ERR WATCH inside MULTI is not allowed');
     }
-    for (let i = 1; i < args.length; i++) ctx.server.watch(ctx.client, resolveKey(ctx, args[i]!).overlayKey);
+    for (let i = 1; i < args.length; i++) {
+      const ref = resolveKey(ctx, args[i]!);
+      // A key that is already expired is deleted now (lazy expiry), before this client watches it:
+      // its expiry is no change for this transaction (Redis: watchedKey.expired).
+      readRecord(ctx, ref);
+      ctx.server.watch(ctx.client, ref.overlayKey);
+    }
     ctx.reply.simple('OK');
   },
 });
@@ -110,8 +131,17 @@ const unwatch = command({
 /** Commands that run immediately even inside MULTI (everything else is queued). */
 export const RUN_INSIDE_MULTI = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
 
-/** Replies to a command that cannot be queued and marks the transaction as failed. */
-export function rejectQueued(ctx: Parameters<typeof replyError>[0], message: string): void {
+/**
+ * Replies to a command that is refused before it runs (unknown, NOAUTH) and marks the transaction
+ * as failed. A refused EXEC discards the transaction and answers EXECABORT with the reason, as
+ * Redis's rejectCommand does.
+ */
+export function rejectQueued(ctx: Parameters<typeof replyError>[0], message: string, spec?: CommandSpec): void {
+  if (spec?.name === 'exec') {
+    discardTransaction(ctx);
+    replyError(ctx, `EXECABORT Transaction discarded because of: ${message}`);
+    return;
+  }
   if (ctx.client.multiQueue !== null) ctx.client.multiFailed = true;
   replyError(ctx, message);
 }

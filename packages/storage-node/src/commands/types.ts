@@ -19,7 +19,8 @@ export type CommandFlag =
   | 'fast'
   | 'no_auth'
   | 'no_multi'
-  | 'allow_busy';
+  | 'allow_busy'
+  | 'skip_slowlog';
 
 export type CommandGroup = 'string' | 'hash' | 'generic' | 'connection' | 'server' | 'transactions' | 'cluster';
 
@@ -66,6 +67,9 @@ export interface ClientSession {
   watchDirty: boolean;
   /** Close the connection once the replies queued so far are written (QUIT, CLIENT KILL). */
   closeAfterReply: boolean;
+  /** CLIENT NO-EVICT / NO-TOUCH modes: no effect in Ballast (no eviction, no LRU), shown by CLIENT LIST. */
+  noEvict: boolean;
+  noTouch: boolean;
   readonly lastCommandName: string;
   readonly lastActivityMs: number;
   /** Bytes of replies not yet written to the socket, and bytes of requests not yet parsed. */

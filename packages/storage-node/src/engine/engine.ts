@@ -68,6 +68,8 @@ interface Batch {
   readonly dirtyPartitions: Set<number>;
   /** FLUSHALL happened in this batch: clear both databases before applying `records`. */
   clearAll: boolean;
+  /** Committed (async) or flushed (sync): may be acknowledged once every earlier batch is. */
+  durable: boolean;
 }
 
 export interface PartitionState {
@@ -104,6 +106,11 @@ export class Engine {
   private openBatch: Batch;
   private flushScheduled = false;
   private committedBatchId = 0;
+  /** The previous batch's commit and flush, so a batch with nothing to write is acknowledged after it. */
+  private previousCommitted: Promise<unknown> = Promise.resolve();
+  private previousFlushed: Promise<unknown> = Promise.resolve();
+  /** Batches handed to LMDB and not yet acknowledged, oldest first. */
+  private readonly inFlight: Batch[] = [];
   private acknowledgedBatchIdValue = 0;
   /** Id of the newest batch with a FLUSHALL; until it commits, LMDB's contents are stale. */
   private clearAllBatchId = 0;
@@ -186,7 +193,10 @@ export class Engine {
       return { record: null, ticket: this.ticketFor(this.clearAllBatchId) };
     }
     const record = this.data.getBinary(ref.dbKey);
-    return { record: record ?? null, ticket: 0 };
+    // Absent because of a FLUSHALL that is committed but not yet acknowledged (fsynced): the
+    // reply must wait for it like any other reply that depends on that batch.
+    if (record === undefined) return { record: null, ticket: this.ticketFor(this.clearAllBatchId) };
+    return { record, ticket: 0 };
   }
 
   /** The ticket a reply depending on batch `batchId` must wait for: 0 when nothing to wait for. */
@@ -310,7 +320,9 @@ export class Engine {
     const entries: Array<[Buffer, Buffer]> = [];
     let pendingIndex = 0;
     const lmdbIsStale = this.clearAllBatchId > this.committedBatchId;
-    if (lmdbIsStale) ticket = this.ticketFor(this.clearAllBatchId);
+    // Whether LMDB is stale or has committed the clear, what a scan shows depends on the FLUSHALL
+    // until it is acknowledged.
+    ticket = this.ticketFor(this.clearAllBatchId);
     const iterator = lmdbIsStale
       ? ([] as Array<{ key: Buffer; value: Buffer }>)[Symbol.iterator]()
       : this.data.getRange({ start: startKey, end: endKey })[Symbol.iterator]();
@@ -457,40 +469,55 @@ export class Engine {
     for (const partition of batch.dirtyPartitions) {
       lastWrite = this.meta.put(partitionStateKey(partition), encodePartitionState(this.partitions[partition]!));
     }
+    let committed: Promise<unknown>;
+    let flushed: Promise<unknown>;
     if (lastWrite === undefined) {
-      // Nothing to write (e.g. a delete of a key created and deleted in the same batch).
-      this.onBatchCommitted(batch, startedMs);
-      this.onBatchFlushed(batch);
-      return;
+      // Nothing to write. It is still acknowledged only after the batch before it: acknowledging
+      // it now would raise acknowledgedBatchId past a batch that is not yet durable.
+      committed = this.previousCommitted;
+      flushed = this.previousFlushed;
+    } else {
+      this.statsValue.recordsWritten += batch.records.size;
+      committed = lastWrite;
+      flushed = Promise.resolve((lastWrite as Promise<boolean> & { flushed?: Promise<void> }).flushed ?? this.env.flushed);
     }
-    const records = batch.records.size;
-    this.statsValue.recordsWritten += records;
-    lastWrite.then(
+    this.previousCommitted = committed;
+    this.previousFlushed = flushed;
+    this.inFlight.push(batch);
+    committed.then(
       () => this.onBatchCommitted(batch, startedMs),
       (error: unknown) => this.options.onFatal(new Error('LMDB commit failed', { cause: error })),
     );
-    const flushed = (lastWrite as Promise<boolean> & { flushed?: Promise<void> }).flushed ?? this.env.flushed;
-    Promise.resolve(flushed).then(
+    flushed.then(
       () => this.onBatchFlushed(batch),
       (error: unknown) => this.options.onFatal(new Error('LMDB flush failed', { cause: error })),
     );
   }
 
   private onBatchCommitted(batch: Batch, startedMs: number): void {
-    this.committedBatchId = batch.id;
+    if (batch.id > this.committedBatchId) this.committedBatchId = batch.id;
     this.statsValue.batchesCommitted++;
     const durationMs = performance.now() - startedMs;
     this.statsValue.lastCommitDurationMs = durationMs;
     for (const observer of this.commitObservers) observer(durationMs, batch.records.size);
-    if (this.durability === 'async') this.acknowledge(batch);
+    if (this.durability === 'async') this.markDurable(batch);
   }
 
   private onBatchFlushed(batch: Batch): void {
-    if (this.durability === 'sync') this.acknowledge(batch);
+    if (this.durability === 'sync') this.markDurable(batch);
+  }
+
+  /**
+   * Acknowledges batches strictly in id order, whatever order LMDB reports them in: a batch is
+   * acknowledged only once it and every earlier batch are durable, and every batch is acknowledged
+   * exactly once (so its overlay entries are always released).
+   */
+  private markDurable(batch: Batch): void {
+    batch.durable = true;
+    while (this.inFlight.length > 0 && this.inFlight[0]!.durable) this.acknowledge(this.inFlight.shift()!);
   }
 
   private acknowledge(batch: Batch): void {
-    if (batch.id <= this.acknowledgedBatchIdValue) return;
     this.acknowledgedBatchIdValue = batch.id;
     for (const [overlayKey, { entry }] of batch.records) {
       if (this.overlay.get(overlayKey) === entry) this.overlay.delete(overlayKey);
@@ -511,7 +538,7 @@ export class Engine {
 }
 
 function newBatch(id: number): Batch {
-  return { id, records: new Map(), expiryIndex: new Map(), dirtyPartitions: new Set(), clearAll: false };
+  return { id, records: new Map(), expiryIndex: new Map(), dirtyPartitions: new Set(), clearAll: false, durable: false };
 }
 
 function partitionStateKey(partition: number): Buffer {

@@ -32,8 +32,9 @@ export class ReplyWriter {
 
   /** An error reply; `message` must start with the error code (e.g. "ERR ...", "WRONGTYPE ..."). */
   error(message: string): void {
-    // Errors are one line: newlines in a message would break the framing.
-    this.utf8(`-${message.replace(/[\r\n]+/g, ' ')}${CRLF}`);
+    // Errors are one line: newlines in a message would break the framing. Like Redis
+    // (sdsmapchars), each CR or LF becomes one space.
+    this.utf8(`-${message.replace(/[\r\n]/g, ' ')}${CRLF}`);
   }
 
   integer(value: number | bigint): void {
@@ -207,13 +208,14 @@ export class ReplyWriter {
 
 /**
  * Formats a double as Redis does for INCRBYFLOAT and RESP2 doubles: shortest round-trip decimal,
- * no exponent for ordinary magnitudes, "inf"/"-inf"/"nan" for the specials.
+ * never an exponent, "inf"/"-inf"/"nan" for the specials, and negative zero as "0" (Redis's
+ * ld2string in human mode turns "-0" into "0").
  */
 export function formatDouble(value: number): string {
   if (Number.isNaN(value)) return 'nan';
   if (value === Infinity) return 'inf';
   if (value === -Infinity) return '-inf';
-  if (Object.is(value, -0)) return '-0';
+  if (value === 0) return '0';
   const text = String(value);
   if (!text.includes('e')) return text;
   // Expand exponent notation: Redis prints 1e+21 as "1000000000000000000000" and 1e-7 as "0.0000001".

@@ -50,7 +50,9 @@ export class RequestDecoder {
 
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (this.bigArgument !== null) {
+    if (this.bigArgument !== null && this.bigArgumentFilled < this.bigArgument.length) {
+      // While a big argument is incomplete, `buffer` is empty: every byte received goes into it
+      // first, and only what follows the argument is kept in `buffer`.
       const needed = this.bigArgument.length - this.bigArgumentFilled;
       const taken = Math.min(needed, chunk.length);
       chunk.copy(this.bigArgument, this.bigArgumentFilled, 0, taken);
@@ -59,6 +61,7 @@ export class RequestDecoder {
       this.position = 0;
       return;
     }
+    // A complete big argument not yet taken by next() stays put; later bytes append to `buffer`.
     if (this.position >= this.buffer.length) {
       this.buffer = chunk;
     } else {
@@ -83,7 +86,7 @@ export class RequestDecoder {
         }
         const count = this.readHeaderNumber('too big mbulk count string');
         if (count === null) return null;
-        if (count === INVALID_NUMBER || count > this.limits.multibulkLengthMax) {
+        if (Number.isNaN(count) || count > this.limits.multibulkLengthMax) {
           throw new ProtocolError('invalid multibulk length');
         }
         if (this.authenticationRequired && count > this.limits.unauthenticatedMultibulkLengthMax) {
@@ -120,7 +123,7 @@ export class RequestDecoder {
         if (first !== DOLLAR) {
           throw new ProtocolError(`expected '$', got '${String.fromCharCode(first)}'`);
         }
-        if (length === INVALID_NUMBER || length < 0 || length > this.limits.bulkBytesMax) {
+        if (Number.isNaN(length) || length < 0 || length > this.limits.bulkBytesMax) {
           throw new ProtocolError('invalid bulk length');
         }
         if (this.authenticationRequired && length > this.limits.unauthenticatedBulkBytesMax) {
@@ -152,18 +155,18 @@ export class RequestDecoder {
   }
 
   /**
-   * Parses `<sigil><integer>\r\n` at the current position. Returns null when the line is incomplete
-   * (throwing `tooLongMessage` once it exceeds the inline limit), INVALID_NUMBER when the digits are
-   * not a canonical integer, else the integer. The sigil itself is checked by the caller.
+   * Parses `<sigil><integer>\r\n` at the current position. Returns null when the line is incomplete,
+   * NaN when the digits are not a canonical integer, else the integer. The sigil itself is checked
+   * by the caller. A line longer than the inline limit throws `tooLongMessage` whether or not its
+   * end has arrived, so the outcome does not depend on how the bytes were split into chunks.
    */
   private readHeaderNumber(tooLongMessage: string): number | null {
     const buffer = this.buffer;
     const start = this.position;
     const carriageReturn = buffer.indexOf(CR, start);
-    if (carriageReturn < 0 || carriageReturn + 1 >= buffer.length) {
-      if (buffer.length - start > this.limits.inlineBytesMax) throw new ProtocolError(tooLongMessage);
-      return null;
-    }
+    const lineLength = (carriageReturn < 0 ? buffer.length : carriageReturn) - start;
+    if (lineLength > this.limits.inlineBytesMax) throw new ProtocolError(tooLongMessage);
+    if (carriageReturn < 0 || carriageReturn + 1 >= buffer.length) return null;
     this.position = carriageReturn + 2;
     return parseCanonicalInteger(buffer, start + 1, carriageReturn);
   }
@@ -173,9 +176,10 @@ export class RequestDecoder {
     const start = this.position;
     const lineFeed = buffer.indexOf(LF, start);
     if (lineFeed < 0) {
-      if (buffer.length - start > this.limits.inlineBytesMax) {
-        throw new ProtocolError('too big inline request');
-      }
+      // A final CR may be the start of the line's CRLF, which does not count towards its length;
+      // counting it would make the limit depend on where the bytes were split.
+      const pendingLength = buffer.length - start - (buffer[buffer.length - 1] === CR ? 1 : 0);
+      if (pendingLength > this.limits.inlineBytesMax) throw new ProtocolError('too big inline request');
       return null;
     }
     let end = lineFeed;
@@ -188,11 +192,14 @@ export class RequestDecoder {
   }
 }
 
-const INVALID_NUMBER = Number.MIN_SAFE_INTEGER;
+/** Redis's string2ll: at most 19 digits and within the signed 64-bit range. */
+const INT64_MAX_DIGITS = '9223372036854775807';
+const INT64_MIN_DIGITS = '9223372036854775808';
 
 /**
- * Redis's string2ll for header lines: optional '-', no '+', no leading zeros, no spaces, at most
- * 18 digits here (anything longer is beyond every limit anyway and is reported as invalid).
+ * Redis's string2ll for header lines: optional '-', no '+', no leading zeros, no spaces, within the
+ * signed 64-bit range. Returns NaN when the text is not such an integer. Magnitudes above 2^53 come
+ * back rounded; every limit is far below that, so only their sign and size matter.
  */
 export function parseCanonicalInteger(buffer: Buffer, start: number, end: number): number {
   let index = start;
@@ -202,13 +209,18 @@ export function parseCanonicalInteger(buffer: Buffer, start: number, end: number
     index++;
   }
   const digits = end - index;
-  if (digits <= 0 || digits > 18) return INVALID_NUMBER;
-  if (buffer[index] === 0x30) return digits === 1 && !negative ? 0 : INVALID_NUMBER;
+  if (digits <= 0 || digits > INT64_MAX_DIGITS.length) return Number.NaN;
+  if (buffer[index] === 0x30) return digits === 1 && !negative ? 0 : Number.NaN;
   let value = 0;
-  for (; index < end; index++) {
-    const digit = buffer[index]! - 0x30;
-    if (digit < 0 || digit > 9) return INVALID_NUMBER;
+  for (let i = index; i < end; i++) {
+    const digit = buffer[i]! - 0x30;
+    if (digit < 0 || digit > 9) return Number.NaN;
     value = value * 10 + digit;
+  }
+  if (digits === INT64_MAX_DIGITS.length) {
+    // Same length, so comparing the digit strings compares the numbers.
+    const text = buffer.toString('latin1', index, end);
+    if (text > (negative ? INT64_MIN_DIGITS : INT64_MAX_DIGITS)) return Number.NaN;
   }
   return negative ? -value : value;
 }

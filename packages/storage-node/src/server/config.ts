@@ -51,6 +51,11 @@ export const OPTIONS: Record<string, OptionInfo> = {
     help: 'disconnect a client holding this many unsent reply bytes',
     default: String(LIMITS_DEFAULT.outputBufferBytesMax),
   },
+  'output-buffer-stall-timeout': {
+    env: 'BALLAST_OUTPUT_BUFFER_STALL_TIMEOUT',
+    help: 'disconnect a client whose replies back up and drain not at all for this many seconds; 0 = never',
+    default: String(LIMITS_DEFAULT.outputBufferStallMs / 1000),
+  },
   'proto-max-bulk-len': {
     env: 'BALLAST_PROTO_MAX_BULK_LEN',
     help: 'largest bulk string accepted, bytes',
@@ -66,9 +71,11 @@ export const OPTIONS: Record<string, OptionInfo> = {
 
 export function usage(): string {
   const lines = ['Usage: ballast-node [options]', '', 'Options (each also settable by its environment variable):'];
+  const nameWidth = Math.max(...Object.keys(OPTIONS).map((name) => name.length));
+  const envWidth = Math.max(...Object.values(OPTIONS).map((info) => info.env.length));
   for (const [name, info] of Object.entries(OPTIONS)) {
     const defaultText = info.default === undefined ? '' : ` (default ${info.default})`;
-    lines.push(`  --${name.padEnd(22)} ${info.env.padEnd(30)} ${info.help}${defaultText}`);
+    lines.push(`  --${name.padEnd(nameWidth)} ${info.env.padEnd(envWidth)} ${info.help}${defaultText}`);
   }
   lines.push('  --help');
   return lines.join('\n');
@@ -134,6 +141,8 @@ export function parseConfig(
       clientsMax: integerOption('maxclients', value('maxclients')!, 1, 1_000_000),
       idleTimeoutMs: integerOption('timeout', value('timeout')!, 0, 365 * 24 * 3600) * 1000,
       outputBufferBytesMax: integerOption('output-buffer-limit', value('output-buffer-limit')!, 1024, 2 ** 40),
+      outputBufferStallMs:
+        integerOption('output-buffer-stall-timeout', value('output-buffer-stall-timeout')!, 0, 365 * 24 * 3600) * 1000,
       bulkBytesMax: integerOption('proto-max-bulk-len', value('proto-max-bulk-len')!, 1024, 2 ** 31),
     },
   };

@@ -8,7 +8,9 @@
  *
  * Back-pressure: when unsent replies pass `outputBufferPauseBytes` the connection stops running
  * further commands and stops reading the socket until they drain; past `outputBufferBytesMax` the
- * client is disconnected (it asked for more than it reads).
+ * client is disconnected (it asked for more than it reads). A paused client whose socket accepts no
+ * reply bytes at all for `outputBufferStallMs` is disconnected too: it stopped reading, and pausing
+ * alone would keep its connection and buffers forever.
  */
 import type { Socket } from 'node:net';
 import { errors } from '../errors.js';
@@ -47,6 +49,8 @@ export class Connection implements ClientSession {
   readonly watchedKeys = new Set<string>();
   watchDirty = false;
   closeAfterReply = false;
+  noEvict = false;
+  noTouch = false;
   lastCommandName = 'NULL';
   lastActivityMs: number;
 
@@ -63,8 +67,15 @@ export class Connection implements ClientSession {
   private readonly latencyEnds: number[] = [];
   private readonly latencyStartsMs: number[] = [];
   private paused = false;
+  /** While paused: checks that the client still drains replies (see outputBufferStallMs). */
+  private stallTimer: NodeJS.Timeout | null = null;
+  /** Reply bytes the socket had handed to the kernel when the stall timer was armed. */
+  private stallMarkBytes = 0;
   private closing = false;
   private protocolErrorPending = false;
+  private killPending = false;
+  /** A command of this connection is running now (commands run one at a time, synchronously). */
+  private executing = false;
 
   constructor(
     readonly id: number,
@@ -92,9 +103,9 @@ export class Connection implements ClientSession {
     socket.on('drain', () => this.onDrain());
     socket.on('error', () => this.close('error'));
     socket.on('close', () => this.close('client'));
-    if (api.limits.idleTimeoutMs > 0) {
-      socket.setTimeout(api.limits.idleTimeoutMs, () => this.close('idle'));
-    }
+    // Listen even when the timeout is 0 (off): CONFIG SET timeout may turn it on later.
+    socket.on('timeout', () => this.close('idle'));
+    if (api.limits.idleTimeoutMs > 0) socket.setTimeout(api.limits.idleTimeoutMs);
   }
 
   get remoteAddress(): string {
@@ -118,6 +129,19 @@ export class Connection implements ClientSession {
     this.closeAfterReply = true;
     this.socket.pause();
     this.flushReplies();
+  }
+
+  /**
+   * CLIENT KILL. Another client's connection closes at once. A client killing itself is running
+   * this very command: it still gets its reply and is closed once that reply is written (as Redis).
+   */
+  kill(): void {
+    if (this.executing) {
+      this.killPending = true;
+      this.closeAfterReply = true;
+    } else {
+      this.close('killed');
+    }
   }
 
   /** Applies a new idle timeout (CONFIG SET timeout). */
@@ -158,7 +182,12 @@ export class Connection implements ClientSession {
         break;
       }
       if (args === null) break;
-      this.execute(args, startedMs);
+      this.executing = true;
+      try {
+        this.execute(args, startedMs);
+      } finally {
+        this.executing = false;
+      }
       if (this.outputBytes() > limits.outputBufferBytesMax) {
         this.host.api.stats.outputBufferDisconnects++;
         this.close('output-buffer');
@@ -179,7 +208,9 @@ export class Connection implements ClientSession {
     }
     this.lastCommandName = spec.name;
     if (!this.authenticated && !spec.flags.includes('no_auth')) {
-      rejectQueued(ctx, errors.noAuth().message);
+      // As Redis: an unknown subcommand or a wrong arity is reported before NOAUTH.
+      if (resolveSpec(ctx, spec, args) === null) this.multiFailed ||= this.multiQueue !== null;
+      else rejectQueued(ctx, errors.noAuth().message, spec);
       return;
     }
     ctx.ticket = 0;
@@ -197,8 +228,9 @@ export class Connection implements ClientSession {
     } else {
       const resolved = resolveSpec(ctx, spec, args);
       if (resolved !== null) {
-        runCommand(ctx, resolved, args);
+        // Set before running, so CLIENT INFO/LIST show "client|info" for themselves as Redis does.
         this.lastCommandName = resolved.name;
+        runCommand(ctx, resolved, args);
       }
       this.decoder.authenticationRequired = !this.authenticated;
       if (this.writer.protocol !== this.protocol) this.writer.protocol = this.protocol;
@@ -245,7 +277,7 @@ export class Connection implements ClientSession {
       this.recordLatencies(releasableEnd);
     }
     if (this.closeAfterReply && this.heldTickets.length === 0 && this.writer.length === 0) {
-      this.close(this.protocolErrorPending ? 'protocol' : 'quit');
+      this.close(this.protocolErrorPending ? 'protocol' : this.killPending ? 'killed' : 'quit');
       return;
     }
     if (this.paused && this.outputBytes() <= this.host.api.limits.outputBufferPauseBytes) this.resume();
@@ -269,13 +301,50 @@ export class Connection implements ClientSession {
     if (this.paused) return;
     this.paused = true;
     this.socket.pause();
+    this.armStallTimer();
   }
 
   private resume(): void {
     this.paused = false;
+    this.clearStallTimer();
     this.socket.resume();
     // Commands already received but not run while paused.
     this.processCommands();
+  }
+
+  /** Bytes the socket has handed to the kernel so far (monotonic; grows only as the client reads). */
+  private bytesAcceptedBySocket(): number {
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  private armStallTimer(): void {
+    const stallMs = this.host.api.limits.outputBufferStallMs;
+    if (stallMs <= 0 || this.stallTimer !== null) return;
+    this.stallMarkBytes = this.bytesAcceptedBySocket();
+    this.stallTimer = setTimeout(() => this.checkStall(), stallMs);
+    this.stallTimer.unref();
+  }
+
+  private clearStallTimer(): void {
+    if (this.stallTimer === null) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+  }
+
+  /**
+   * Still paused after outputBufferStallMs: disconnect if the socket has replies queued and took
+   * none of them since the timer was armed. Replies held only for durability are not the client's
+   * doing (the socket has nothing queued then), so they never count as a stall.
+   */
+  private checkStall(): void {
+    this.stallTimer = null;
+    if (!this.paused || this.closing) return;
+    if (this.socket.writableLength > 0 && this.bytesAcceptedBySocket() === this.stallMarkBytes) {
+      this.host.api.stats.outputBufferDisconnects++;
+      this.close('output-buffer');
+      return;
+    }
+    this.armStallTimer();
   }
 
   private onDrain(): void {
@@ -286,13 +355,14 @@ export class Connection implements ClientSession {
   close(reason: CloseReason): void {
     if (this.closing) return;
     this.closing = true;
+    this.clearStallTimer();
     this.writer.discard();
     if (this.heldTickets.length > 0) {
       this.heldTickets.length = 0;
       this.heldStarts.length = 0;
       this.host.setWaiting(this, false);
     }
-    if (reason === 'quit' || reason === 'protocol') this.socket.end();
+    if (reason === 'quit' || reason === 'protocol' || (reason === 'killed' && this.killPending)) this.socket.end();
     else this.socket.destroy();
     this.host.closed(this, reason);
   }
@@ -300,9 +370,10 @@ export class Connection implements ClientSession {
 
 function unknownCommandMessage(args: Buffer[]): string {
   const name = args[0]!.toString('utf8').slice(0, 128);
-  const shown = args
-    .slice(1, 20)
-    .map((arg) => `'${arg.toString('utf8').slice(0, 128)}' `)
-    .join('');
+  // As Redis: arguments are shown until the list reaches 128 characters, each cut to what is left.
+  let shown = '';
+  for (let i = 1; i < args.length && shown.length < 128; i++) {
+    shown += `'${args[i]!.toString('utf8').slice(0, 128 - shown.length)}' `;
+  }
   return `ERR unknown command '${name}', with args beginning with: ${shown}`;
 }

@@ -25,6 +25,10 @@ export const REDIS_COMPATIBLE_VERSION = '7.2.0';
 export const BALLAST_VERSION = '0.1.0';
 
 const SHUTDOWN_DRAIN_MS = 10_000;
+/** After the drain, how long sockets still sending their last replies get before they are cut. */
+const SHUTDOWN_SOCKET_LINGER_MS = 2_000;
+/** A refused connection (maxclients) is cut this long after its error line, whatever the peer does. */
+const REJECTED_SOCKET_LINGER_MS = 1_000;
 const MAXCLIENTS_ERROR = Buffer.from('-ERR max number of clients reached\r\n');
 
 export class StorageServer implements ServerApi, ConnectionHost {
@@ -54,6 +58,12 @@ export class StorageServer implements ServerApi, ConnectionHost {
   /** Case-preserving aliases seen on the wire ("GET", "Get") → spec, to skip lower-casing. */
   private readonly commandAliases = new Map<string, CommandSpec>();
   private readonly connections = new Map<number, Connection>();
+  /**
+   * Every client socket not yet closed, including ones no longer in `connections` (ending after
+   * QUIT or a shutdown drain, or refused at maxclients): shutdown waits for them, then cuts them,
+   * so a peer that never closes its side cannot hold the process open.
+   */
+  private readonly sockets = new Set<Socket>();
   private readonly waiting = new Set<Connection>();
   private readonly watchers = new Map<string, Set<ClientSession>>();
   private readonly disconnects = new Map<string, number>();
@@ -141,10 +151,16 @@ export class StorageServer implements ServerApi, ConnectionHost {
       socket.destroy();
       return;
     }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     if (this.connections.size >= this.limits.clientsMax) {
       this.stats.connectionsRejected++;
-      socket.end(MAXCLIENTS_ERROR);
       socket.on('error', () => socket.destroy());
+      // Discard whatever the client sends, and do not wait for it to close its side: a refused
+      // connection must not linger (a flood of them would hold sockets past maxclients).
+      socket.resume();
+      socket.end(MAXCLIENTS_ERROR);
+      setTimeout(() => socket.destroy(), REJECTED_SOCKET_LINGER_MS).unref();
       return;
     }
     this.stats.connectionsReceived++;
@@ -202,11 +218,7 @@ export class StorageServer implements ServerApi, ConnectionHost {
   }
 
   killClient(client: ClientSession): void {
-    const connection = this.connections.get(client.id);
-    if (connection === undefined) return;
-    // A client killing itself still gets its reply (Redis closes it after the reply is written).
-    connection.closeAfterReply = true;
-    if (connection !== client) connection.close('killed');
+    this.connections.get(client.id)?.kill();
   }
 
   keyTouched(overlayKey: string): void {
@@ -395,6 +407,12 @@ export class StorageServer implements ServerApi, ConnectionHost {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     for (const connection of [...this.connections.values()]) connection.close('shutdown');
+    // Connections that closed after their last reply may still be sending it; give them a moment.
+    const lingerDeadline = Date.now() + SHUTDOWN_SOCKET_LINGER_MS;
+    while (this.sockets.size > 0 && Date.now() < lingerDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const socket of [...this.sockets]) socket.destroy();
     await tcpClosed;
     await new Promise<void>((resolve) => {
       if (this.adminServer === null) resolve();
