@@ -519,6 +519,10 @@ export class Engine {
 
   private acknowledge(batch: Batch): void {
     this.acknowledgedBatchIdValue = batch.id;
+    // lmdb-js keeps a read snapshot until a timer renews it. Before the overlay stops shadowing
+    // these keys, reads must see the commit, or a read-modify-write could start from a stale
+    // record (found by the crash-safety test: an HSET after a DEL resurrected old fields).
+    this.data.resetReadTxn();
     for (const [overlayKey, { entry }] of batch.records) {
       if (this.overlay.get(overlayKey) === entry) this.overlay.delete(overlayKey);
     }
