@@ -225,9 +225,15 @@ describe('Engine: durability tickets and the overlay', () => {
       await harness.settled();
       // A reader that keeps lmdb-js's read snapshot pinned (it renews it at most once per timer tick).
       let reading = true;
+      let readerStopped: () => void = () => undefined;
+      const stopped = new Promise<void>((resolve) => (readerStopped = resolve));
       const reader = (): void => {
+        if (!reading) {
+          readerStopped();
+          return;
+        }
         valueOf(harness, 'other');
-        if (reading) setImmediate(reader);
+        setImmediate(reader);
       };
       reader();
       for (let round = 1; round <= 100; round++) {
@@ -238,6 +244,7 @@ describe('Engine: durability tickets and the overlay', () => {
         expect(valueOf(harness, 'k')).toBe(expected);
       }
       reading = false;
+      await stopped;
       expect(stale).toEqual([]);
     },
   );
