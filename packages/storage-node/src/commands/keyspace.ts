@@ -21,7 +21,8 @@ export function resolveKey(ctx: CommandContext, key: Buffer): KeyRef {
 
 /** The live record of a key, or null if it is absent or expired. */
 export function readRecord(ctx: CommandContext, ref: KeyRef): Buffer | null {
-  const { record, ticket } = ctx.engine.lookup(ref);
+  const record = ctx.engine.lookupRecord(ref);
+  const ticket = ctx.engine.lookupTicket;
   if (ticket > ctx.ticket) ctx.ticket = ticket;
   if (record === null) return null;
   const expireAtMs = expireAtOfRecord(record);

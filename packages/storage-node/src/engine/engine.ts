@@ -32,6 +32,7 @@ import {
   slotStartKey,
 } from './key-layout.js';
 import { expireAtOfRecord } from './record.js';
+import { RecordCache } from './record-cache.js';
 
 export type Durability = 'sync' | 'async';
 
@@ -42,6 +43,8 @@ export interface EngineOptions {
   partitionCount: number;
   /** Called when LMDB fails to commit: the process must stop (it recovers from disk on restart). */
   onFatal: (error: Error) => void;
+  /** Byte budget of the in-memory cache of hot records (0 disables it). */
+  cacheBytes?: number;
 }
 
 /** A key resolved once per command: slot, partition, LMDB key, and its state as last read. */
@@ -54,6 +57,7 @@ export interface KeyRef {
 }
 
 interface OverlayEntry {
+  readonly dbKey: Buffer;
   /** The record, or null for a deleted key. */
   readonly record: Buffer | null;
   readonly batchId: number;
@@ -62,7 +66,7 @@ interface OverlayEntry {
 interface Batch {
   readonly id: number;
   /** Final state per key in this batch (later writes to a key replace earlier ones). */
-  readonly records: Map<string, { dbKey: Buffer; entry: OverlayEntry }>;
+  readonly records: Map<string, OverlayEntry>;
   /** Expiry index changes: index key (latin1) → key bytes to put, or null to remove. */
   readonly expiryIndex: Map<string, Buffer | null>;
   readonly dirtyPartitions: Set<number>;
@@ -87,6 +91,9 @@ export interface EngineStats {
   overlayEntries: number;
   acknowledgedBatchId: number;
   lastCommitDurationMs: number;
+  cacheEntries: number;
+  cacheHits: number;
+  cacheMisses: number;
 }
 
 const META_FORMAT_KEY = Buffer.from('format');
@@ -102,6 +109,10 @@ export class Engine {
   private readonly expiries: Database<Buffer, Buffer>;
   private readonly meta: Database<Buffer, Buffer>;
   private readonly overlay = new Map<string, OverlayEntry>();
+  private readonly cache: RecordCache;
+  /** Batches handed to LMDB and not yet committed; a new batch waits while one is committing. */
+  private committing = 0;
+  private flushWhenCommitted = false;
   private readonly partitions: PartitionState[];
   private openBatch: Batch;
   private flushScheduled = false;
@@ -123,6 +134,9 @@ export class Engine {
     overlayEntries: 0,
     acknowledgedBatchId: 0,
     lastCommitDurationMs: 0,
+    cacheEntries: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
   };
 
   private constructor(
@@ -133,6 +147,7 @@ export class Engine {
     this.env = env;
     this.durability = options.durability;
     this.partitionCount = partitionCount;
+    this.cache = new RecordCache(options.cacheBytes ?? 0);
     this.data = env.openDB<Buffer, Buffer>({ name: 'data', keyEncoding: 'binary', encoding: 'binary' });
     this.expiries = env.openDB<Buffer, Buffer>({ name: 'expiries', keyEncoding: 'binary', encoding: 'binary' });
     this.meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
@@ -187,16 +202,43 @@ export class Engine {
 
   /** The raw record (expired or not) and the batch that must be acknowledged before it is shown. */
   lookup(ref: KeyRef): { record: Buffer | null; ticket: number } {
+    const record = this.lookupRecord(ref);
+    return { record, ticket: this.lookupTicket };
+  }
+
+  /**
+   * The ticket of the last `lookupRecord`: the batch that must be acknowledged before the record
+   * it returned may be shown (0 = none). A field, not a returned pair, to keep the hot path free of
+   * allocations.
+   */
+  lookupTicket = 0;
+
+  /** Like `lookup`, returning the record and leaving the ticket in `lookupTicket`. */
+  lookupRecord(ref: KeyRef): Buffer | null {
     const entry = this.overlay.get(ref.overlayKey);
-    if (entry !== undefined) return { record: entry.record, ticket: this.ticketFor(entry.batchId) };
+    if (entry !== undefined) {
+      this.lookupTicket = this.ticketFor(entry.batchId);
+      return entry.record;
+    }
     if (this.clearAllBatchId > this.committedBatchId) {
-      return { record: null, ticket: this.ticketFor(this.clearAllBatchId) };
+      this.lookupTicket = this.ticketFor(this.clearAllBatchId);
+      return null;
+    }
+    const cached = this.cache.get(ref.overlayKey);
+    if (cached !== undefined) {
+      this.lookupTicket = 0;
+      return cached;
     }
     const record = this.data.getBinary(ref.dbKey);
+    if (record !== undefined) {
+      this.cache.set(ref.overlayKey, record);
+      this.lookupTicket = 0;
+      return record;
+    }
     // Absent because of a FLUSHALL that is committed but not yet acknowledged (fsynced): the
     // reply must wait for it like any other reply that depends on that batch.
-    if (record === undefined) return { record: null, ticket: this.ticketFor(this.clearAllBatchId) };
-    return { record, ticket: 0 };
+    this.lookupTicket = this.ticketFor(this.clearAllBatchId);
+    return null;
   }
 
   /** The ticket a reply depending on batch `batchId` must wait for: 0 when nothing to wait for. */
@@ -208,12 +250,13 @@ export class Engine {
    * Replaces the key's record (null deletes it). Returns the ticket the reply must wait for.
    */
   write(ref: KeyRef, record: Buffer | null): number {
-    const { record: previous } = this.lookup(ref);
+    const previous = this.lookupRecord(ref);
     if (previous === null && record === null) return 0;
     const batch = this.openBatch;
-    const entry: OverlayEntry = { record, batchId: batch.id };
+    const entry: OverlayEntry = { dbKey: ref.dbKey, record, batchId: batch.id };
     this.overlay.set(ref.overlayKey, entry);
-    batch.records.set(ref.overlayKey, { dbKey: ref.dbKey, entry });
+    this.cache.delete(ref.overlayKey);
+    batch.records.set(ref.overlayKey, entry);
 
     const state = this.partitions[ref.partition]!;
     state.sequence++;
@@ -245,6 +288,7 @@ export class Engine {
     batch.clearAll = true;
     // Older overlay entries would shadow the clear; replace them all by the "cleared" view.
     this.overlay.clear();
+    this.cache.clear();
     this.clearAllBatchId = batch.id;
     for (let partition = 0; partition < this.partitionCount; partition++) {
       const state = this.partitions[partition]!;
@@ -295,6 +339,9 @@ export class Engine {
   stats(): Readonly<EngineStats> {
     this.statsValue.overlayEntries = this.overlay.size;
     this.statsValue.acknowledgedBatchId = this.acknowledgedBatchIdValue;
+    this.statsValue.cacheEntries = this.cache.entries;
+    this.statsValue.cacheHits = this.cache.hits;
+    this.statsValue.cacheMisses = this.cache.misses;
     return this.statsValue;
   }
 
@@ -437,8 +484,17 @@ export class Engine {
     await this.env.close();
   }
 
+  /**
+   * Group commit: the open batch is handed to LMDB at the end of this event-loop turn, or, while
+   * an earlier batch is still committing, as soon as that commit completes; writes meanwhile join
+   * the open batch. Batches grow with load, so commits (and fsyncs) per write fall as load rises.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled || this.closed) return;
+    if (this.committing > 0) {
+      this.flushWhenCommitted = true;
+      return;
+    }
     this.flushScheduled = true;
     setImmediate(this.flushBound);
   }
@@ -459,7 +515,8 @@ export class Engine {
       lastWrite = this.data.clearAsync() as unknown as Promise<boolean>;
       this.expiries.clearAsync();
     }
-    for (const { dbKey, entry } of batch.records.values()) {
+    for (const entry of batch.records.values()) {
+      const dbKey = entry.dbKey;
       lastWrite = entry.record === null ? this.data.remove(dbKey) : this.data.put(dbKey, entry.record);
     }
     for (const [indexKey, value] of batch.expiryIndex) {
@@ -478,7 +535,11 @@ export class Engine {
       flushed = this.previousFlushed;
     } else {
       this.statsValue.recordsWritten += batch.records.size;
-      committed = lastWrite;
+      this.committing++;
+      committed = lastWrite.then((result) => {
+        this.committing--;
+        return result;
+      });
       flushed = Promise.resolve((lastWrite as Promise<boolean> & { flushed?: Promise<void> }).flushed ?? this.env.flushed);
     }
     this.previousCommitted = committed;
@@ -496,6 +557,10 @@ export class Engine {
 
   private onBatchCommitted(batch: Batch, startedMs: number): void {
     if (batch.id > this.committedBatchId) this.committedBatchId = batch.id;
+    if (this.flushWhenCommitted && this.committing === 0) {
+      this.flushWhenCommitted = false;
+      this.scheduleFlush();
+    }
     this.statsValue.batchesCommitted++;
     const durationMs = performance.now() - startedMs;
     this.statsValue.lastCommitDurationMs = durationMs;
@@ -523,8 +588,10 @@ export class Engine {
     // these keys, reads must see the commit, or a read-modify-write could start from a stale
     // record (found by the crash-safety test: an HSET after a DEL resurrected old fields).
     this.data.resetReadTxn();
-    for (const [overlayKey, { entry }] of batch.records) {
-      if (this.overlay.get(overlayKey) === entry) this.overlay.delete(overlayKey);
+    for (const [overlayKey, entry] of batch.records) {
+      if (this.overlay.get(overlayKey) !== entry) continue;
+      this.overlay.delete(overlayKey);
+      // The cache is filled by reads only: most written records are not read before they change.
     }
     for (const listener of this.acknowledgeListeners) listener(batch.id);
   }

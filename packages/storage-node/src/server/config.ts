@@ -16,6 +16,8 @@ export interface NodeConfig {
   durability: Durability;
   requirePassword: string | null;
   partitionCount: number;
+  /** Byte budget of the hot-record cache (0 = off). */
+  cacheBytes: number;
   logLevel: string;
   limits: Limits;
 }
@@ -41,7 +43,16 @@ export const OPTIONS: Record<string, OptionInfo> = {
   'admin-port': { env: 'BALLAST_ADMIN_PORT', help: 'admin HTTP port (/livez /readyz /metrics /v1)', default: '8080' },
   'admin-bind': { env: 'BALLAST_ADMIN_BIND', help: 'address the admin port listens on', default: '127.0.0.1' },
   'data-dir': { env: 'BALLAST_DATA_DIR', help: 'directory holding the LMDB environment', default: './data' },
-  durability: { env: 'BALLAST_DURABILITY', help: 'sync (ack after fsync) or async (ack after commit)', default: 'sync' },
+  durability: {
+    env: 'BALLAST_DURABILITY',
+    help: 'sync (acknowledge after fsync) or async (acknowledge at once, fsync within milliseconds)',
+    default: 'sync',
+  },
+  'cache-bytes': {
+    env: 'BALLAST_CACHE_BYTES',
+    help: 'memory for the cache of hot records, bytes; 0 = off',
+    default: String(64 * 1024 * 1024),
+  },
   requirepass: { env: 'BALLAST_REQUIREPASS', help: 'password for AUTH (default user); empty = none' },
   'requirepass-file': { env: 'BALLAST_REQUIREPASS_FILE', help: 'file holding the AUTH password (e.g. a mounted Secret)' },
   maxclients: { env: 'BALLAST_MAXCLIENTS', help: 'maximum client connections', default: String(LIMITS_DEFAULT.clientsMax) },
@@ -126,7 +137,7 @@ export function parseConfig(
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent; got '${logLevel}'`);
   }
-  return {
+  const config: NodeConfig = {
     port: integerOption('port', value('port')!, 0, 65535),
     bind: value('bind')!,
     adminPort: integerOption('admin-port', value('admin-port')!, 0, 65535),
@@ -135,6 +146,7 @@ export function parseConfig(
     durability,
     requirePassword,
     partitionCount,
+    cacheBytes: integerOption('cache-bytes', value('cache-bytes')!, 0, 2 ** 40),
     logLevel,
     limits: {
       ...LIMITS_DEFAULT,
@@ -146,4 +158,10 @@ export function parseConfig(
       bulkBytesMax: integerOption('proto-max-bulk-len', value('proto-max-bulk-len')!, 1024, 2 ** 31),
     },
   };
+  // Reading pauses before the disconnect limit is reached, whatever the limit is set to.
+  config.limits.outputBufferPauseBytes = Math.min(
+    LIMITS_DEFAULT.outputBufferPauseBytes,
+    Math.floor(config.limits.outputBufferBytesMax / 2),
+  );
+  return config;
 }

@@ -86,6 +86,7 @@ export class StorageServer implements ServerApi, ConnectionHost {
       path: config.dataDir,
       durability: config.durability,
       partitionCount: config.partitionCount,
+      cacheBytes: config.cacheBytes,
       onFatal: (error) => this.fatal(error),
     });
     this.commandTable = buildCommandTable();
