@@ -11,12 +11,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   encodeCommand,
+  type NodeProcess,
   RawClient,
   removeDirectory,
+  type RespValue,
+  seededRandom,
   startNode,
   temporaryDirectory,
-  type NodeProcess,
-  type RespValue,
 } from '@ballast/testkit';
 
 const CYCLES = 20;
@@ -31,17 +32,6 @@ const OUTSTANDING_MAX = 400;
 const STORM_MAX_MS = 15_000;
 const SEED = Number(process.env.BALLAST_TEST_SEED ?? 20_240_601);
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed with its seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A key's state in canonical form: '-' absent, 'S:<value>' string, 'H:<json of sorted fields>'. */
 type KeyState = string;

@@ -29,14 +29,15 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeCommand,
+  type NodeProcess,
   plain,
   RawClient,
+  type RedisProcess,
   removeDirectory,
+  type RespValue,
+  seededRandom,
   startNode,
   startRedis,
-  type NodeProcess,
-  type RedisProcess,
-  type RespValue,
 } from '@ballast/testkit';
 
 type Arg = string | number | Buffer;
@@ -222,17 +223,6 @@ async function rawExchange(port: number, commands: Arg[][]): Promise<string> {
   return received.slice(0, -ending.length);
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same command sequence. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TIME_DEPENDENT = new Set(['TTL', 'PTTL', 'EXPIRETIME', 'PEXPIRETIME']);
 
@@ -1796,7 +1786,7 @@ describe('differential: ballast-node against redis-server', () => {
     it(`random command sequences agree (seed ${seed})`, async () => {
       await scenario(async (t, openTwin) => {
         const peek = (await openTwin()).redis;
-        const random = mulberry32(seed);
+        const random = seededRandom(seed);
         let inTransaction = false;
         for (let step = 0; step < 500; step++) {
           let command = randomCommand(random);

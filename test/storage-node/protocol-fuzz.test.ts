@@ -7,7 +7,14 @@
 // canary data is intact. Rerun a failing case with BALLAST_FUZZ_SEED=<seed>.
 import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeCommand, RawClient, removeDirectory, startNode, type NodeProcess } from '@ballast/testkit';
+import {
+  encodeCommand,
+  type NodeProcess,
+  RawClient,
+  removeDirectory,
+  seededRandom,
+  startNode,
+} from '@ballast/testkit';
 
 /** At least 10,000; BALLAST_FUZZ_INPUTS raises it for a longer run by hand. */
 const INPUTS_TOTAL = Math.max(10_000, Number(process.env.BALLAST_FUZZ_INPUTS ?? 12_000));
@@ -23,17 +30,6 @@ const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 const SEED = Number(process.env.BALLAST_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** mulberry32: small, fast, seeded; the whole input sequence follows from SEED. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class InputGenerator {
   constructor(private readonly random: () => number) {}

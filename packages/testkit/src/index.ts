@@ -1,2 +1,3 @@
 export * from './processes.js';
 export * from './resp-client.js';
+export * from './random.js';
