@@ -1,8 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Suites (STYLE.md): pure unit tests and tests that start real processes (ballast-node,
-// redis-server, redis-cli). Seeded in-process cluster simulations join as a third project with
-// Part 2. `npm test` runs them all.
+// Suites (STYLE.md): pure unit tests, seeded in-process cluster simulations, and tests that start
+// real processes (ballast-node, etcd, redis-server, redis-cli). `npm test` runs them all.
 export default defineConfig({
   test: {
     projects: [
@@ -10,7 +9,14 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts'],
-          exclude: ['**/node_modules/**'],
+          exclude: ['**/*.sim.test.ts', '**/node_modules/**'],
+        },
+      },
+      {
+        test: {
+          name: 'sim',
+          include: ['packages/*/test/**/*.sim.test.ts'],
+          testTimeout: 600_000,
         },
       },
       {
