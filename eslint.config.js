@@ -17,7 +17,12 @@ export default tseslint.config(
   },
   {
     // Pure packages: no clocks, randomness or process access (STYLE.md "logic in the middle").
-    files: ['packages/cluster/src/**/*.ts', 'packages/storage-node/src/resp/**/*.ts'],
+    files: [
+      'packages/cluster/src/**/*.ts',
+      'packages/storage-node/src/resp/**/*.ts',
+      'packages/cluster-store/src/embedded-state.ts',
+      'packages/cluster-store/src/documents.ts',
+    ],
     rules: {
       'no-restricted-globals': ['error', 'process', 'setTimeout', 'setInterval', 'setImmediate'],
       'no-restricted-properties': [

@@ -1,3 +1,5 @@
 export * from './processes.js';
 export * from './resp-client.js';
 export * from './random.js';
+export * from './etcd.js';
+export * from './tcp-proxy.js';

@@ -7,12 +7,16 @@
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { mountClusterRoutes } from './cluster-routes.js';
 
 export interface AdminSources {
   registry: Registry;
   readiness(): { ready: boolean; reason: string };
   nodeState(): Record<string, unknown>;
   log: { error(object: object, message: string): void };
+  /** Cluster mode: the admin token and the node (null until it joined). */
+  cluster?: { token: string; node(): ClusterNode | null };
 }
 
 export function createAdminApp(sources: AdminSources): Express {
@@ -36,6 +40,7 @@ export function createAdminApp(sources: AdminSources): Express {
   app.get('/v1/node', (_request, response) => {
     response.json(sources.nodeState());
   });
+  if (sources.cluster !== undefined) mountClusterRoutes(app, sources.cluster.node, sources.cluster.token);
   app.use((_request, response) => {
     response.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } });
   });

@@ -27,6 +27,72 @@ export interface CommandInfoMetadata {
 }
 
 export const COMMAND_INFO: Readonly<Record<string, CommandInfoMetadata>> = {
+  // Cluster commands (cluster/cluster-commands.ts).
+  asking: {
+    categories: ['@fast', '@connection'],
+    tips: [],
+    keySpecs: [],
+  },
+  cluster: {
+    categories: ['@slow'],
+    tips: [],
+    keySpecs: [],
+  },
+  'cluster|countkeysinslot': {
+    categories: ['@slow'],
+    tips: [],
+    keySpecs: [],
+  },
+  'cluster|getkeysinslot': {
+    categories: ['@slow'],
+    tips: ['nondeterministic_output'],
+    keySpecs: [],
+  },
+  'cluster|help': {
+    categories: ['@slow'],
+    tips: [],
+    keySpecs: [],
+  },
+  'cluster|info': {
+    categories: ['@slow'],
+    tips: ['nondeterministic_output'],
+    keySpecs: [],
+  },
+  'cluster|keyslot': {
+    categories: ['@slow'],
+    tips: [],
+    keySpecs: [],
+  },
+  'cluster|myid': {
+    categories: ['@slow'],
+    tips: [],
+    keySpecs: [],
+  },
+  'cluster|nodes': {
+    categories: ['@slow'],
+    tips: ['nondeterministic_output'],
+    keySpecs: [],
+  },
+  'cluster|shards': {
+    categories: ['@slow'],
+    tips: ['nondeterministic_output'],
+    keySpecs: [],
+  },
+  'cluster|slots': {
+    categories: ['@slow'],
+    tips: ['nondeterministic_output'],
+    keySpecs: [],
+  },
+  readonly: {
+    categories: ['@fast', '@connection'],
+    tips: [],
+    keySpecs: [],
+  },
+  readwrite: {
+    categories: ['@fast', '@connection'],
+    tips: [],
+    keySpecs: [],
+  },
   append: {
     categories: ['@write', '@string', '@fast'],
     tips: [],
@@ -476,6 +542,16 @@ export const COMMAND_INFO: Readonly<Record<string, CommandInfoMetadata>> = {
     categories: ['@keyspace', '@read', '@fast'],
     tips: ['request_policy:multi_shard', 'response_policy:agg_sum'],
     keySpecs: [{ flags: ['RO'], index: 1, lastKey: -1, keyStep: 1, limit: 0 }],
+  },
+  wait: {
+    categories: ['@slow', '@connection'],
+    tips: ['request_policy:all_shards', 'response_policy:agg_min'],
+    keySpecs: [],
+  },
+  waitall: {
+    categories: ['@slow', '@connection'],
+    tips: [],
+    keySpecs: [],
   },
   ttl: {
     categories: ['@keyspace', '@read', '@fast'],

@@ -145,7 +145,7 @@ const hello = command({
     reply.bulkString('id');
     reply.integer(ctx.client.id);
     reply.bulkString('mode');
-    reply.bulkString('standalone');
+    reply.bulkString(ctx.server.cluster === null ? 'standalone' : 'cluster');
     reply.bulkString('role');
     reply.bulkString('master');
     reply.bulkString('modules');
@@ -195,6 +195,9 @@ export function resetSession(ctx: CommandContext): void {
   client.name = '';
   client.noEvict = false;
   client.noTouch = false;
+  // Redis's clearClientConnectionState drops READONLY and ASKING too.
+  client.readonlyMode = false;
+  client.asking = false;
   client.protocol = 2;
   ctx.reply.protocol = 2;
   client.authenticated = ctx.server.requirePassword === null;
@@ -218,10 +221,12 @@ const reset = command({
 export function describeClient(client: ClientSession, nowMs: number): string {
   const ageSeconds = Math.floor((nowMs - client.createdMs) / 1000);
   const idleSeconds = Math.floor((nowMs - client.lastActivityMs) / 1000);
-  // Redis's flag letters, in its order: x in MULTI, d a watched key changed, e no-evict, T no-touch.
+  // Redis's flag letters, in its order: x in MULTI, d a watched key changed, r READONLY (cluster),
+  // e no-evict, T no-touch.
   let flags = '';
   if (client.multiQueue !== null) flags += 'x';
   if (client.watchDirty) flags += 'd';
+  if (client.readonlyMode) flags += 'r';
   if (client.noEvict) flags += 'e';
   if (client.noTouch) flags += 'T';
   if (flags === '') flags = 'N';

@@ -366,6 +366,15 @@ const dbsize = command({
   },
 });
 
+function flushLedPartitions(ctx: CommandContext): void {
+  for (let partition = 0; partition < ctx.engine.partitionCount; partition++) {
+    if (!ctx.engine.mayWrite(partition)) continue;
+    const { start, end } = ctx.engine.partitionKeyRange(partition);
+    const { entries } = ctx.engine.scan(start, end, Number.MAX_SAFE_INTEGER);
+    for (const [dbKey] of entries) writeRecord(ctx, ctx.engine.refOfDataKey(dbKey), null);
+  }
+}
+
 function flushCommand(name: 'flushall' | 'flushdb', summary: string): CommandSpec {
   return command({
     name,
@@ -389,8 +398,14 @@ function flushCommand(name: 'flushall' | 'flushdb', summary: string): CommandSpe
           if (ctx.engine.lookup(ref).record !== null) existingWatched.add(overlayKey);
         }
       }
-      const ticket = ctx.engine.clearAll();
-      if (ticket > ctx.ticket) ctx.ticket = ticket;
+      if (ctx.engine.clusterMode) {
+        // Cluster mode: as in Redis Cluster, a node empties what it serves (the partitions it
+        // leads), and the deletes replicate like any write.
+        flushLedPartitions(ctx);
+      } else {
+        const ticket = ctx.engine.clearAll();
+        if (ticket > ctx.ticket) ctx.ticket = ticket;
+      }
       for (const overlayKey of existingWatched) ctx.server.keyTouched(overlayKey);
       ctx.reply.simple('OK');
     },

@@ -27,8 +27,11 @@ export function readRecord(ctx: CommandContext, ref: KeyRef): Buffer | null {
   if (record === null) return null;
   const expireAtMs = expireAtOfRecord(record);
   if (expireAtMs !== 0 && expireAtMs <= ctx.nowMs) {
-    writeRecord(ctx, ref, null);
-    ctx.server.stats.expiredKeys++;
+    // Only the partition's primary deletes (and replicates the delete); a backup just hides it.
+    if (ctx.engine.mayWrite(ref.partition)) {
+      writeRecord(ctx, ref, null);
+      ctx.server.stats.expiredKeys++;
+    }
     return null;
   }
   return record;
@@ -48,6 +51,7 @@ export function writeRecord(ctx: CommandContext, ref: KeyRef, record: Buffer | n
   }
   const ticket = ctx.engine.write(ref, record);
   if (ticket > ctx.ticket) ctx.ticket = ticket;
+  if (ctx.engine.clusterMode) ctx.client.lastWrite = { partition: ref.partition, seq: ctx.engine.lastWriteSeq };
   ctx.server.keyTouched(ref.overlayKey);
 }
 

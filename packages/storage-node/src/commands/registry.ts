@@ -1,4 +1,6 @@
 /** The command table: every family's commands by name. */
+import { clusterCommands } from '../cluster/cluster-commands.js';
+import { waitCommands } from '../cluster/wait-commands.js';
 import { connectionCommands } from './connection.js';
 import { hashCommands } from './hashes.js';
 import { keyCommands } from './keys.js';
@@ -16,6 +18,8 @@ export function buildCommandTable(extra: CommandSpec[] = []): Map<string, Comman
     ...connectionCommands,
     ...serverCommands,
     ...transactionCommands,
+    ...clusterCommands,
+    ...waitCommands,
     ...extra,
   ]) {
     if (table.has(spec.name)) throw new Error(`command ${spec.name} is defined twice`);

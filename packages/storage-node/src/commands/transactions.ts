@@ -146,4 +146,16 @@ export function rejectQueued(ctx: Parameters<typeof replyError>[0], message: str
   replyError(ctx, message);
 }
 
+/**
+ * Replies to a command this node does not run in cluster mode (MOVED, CROSSSLOT, CLUSTERDOWN...), as
+ * Redis's processCommand does: a refused EXEC discards the transaction and answers the routing error
+ * itself (not EXECABORT); any other command refused inside MULTI marks the transaction failed.
+ */
+export function rejectRouted(ctx: Parameters<typeof replyError>[0], message: string, spec: CommandSpec): void {
+  if (spec.name === 'exec') discardTransaction(ctx);
+  else if (ctx.client.multiQueue !== null) ctx.client.multiFailed = true;
+  ctx.server.statistics.command(spec.name).rejectedCalls++;
+  replyError(ctx, message);
+}
+
 export const transactionCommands: CommandSpec[] = [multi, exec, discard, watch, unwatch];

@@ -1,12 +1,13 @@
 /**
  * Commands as data: each command declares its name, arity, flags and key positions, and a handler.
- * Routing, COMMAND INFO/DOCS, MULTI queueing and (later) cluster slot checks read these fields;
- * nothing re-parses a command's arguments to find its keys.
+ * Routing, COMMAND INFO/DOCS, MULTI queueing and cluster slot routing (cluster/routing.ts) read
+ * these fields; nothing re-parses a command's arguments to find its keys.
  */
 import type { Engine } from '../engine/engine.js';
 import type { ReplyWriter } from '../resp/reply-writer.js';
 import type { Limits } from '../limits.js';
 import type { Statistics } from './statistics.js';
+import type { ClusterView } from '../cluster/cluster-view.js';
 
 export type CommandFlag =
   | 'write'
@@ -67,6 +68,13 @@ export interface ClientSession {
   watchDirty: boolean;
   /** Close the connection once the replies queued so far are written (QUIT, CLIENT KILL). */
   closeAfterReply: boolean;
+  /** READONLY (cluster): reads may be served by this node where it is an in-sync backup. */
+  readonlyMode: boolean;
+  /**
+   * ASKING (cluster): set for the next command only (until EXEC inside MULTI), as Redis's
+   * CLIENT_ASKING. Kept for routing during partition moves.
+   */
+  asking: boolean;
   /** CLIENT NO-EVICT / NO-TOUCH modes: no effect in Ballast (no eviction, no LRU), shown by CLIENT LIST. */
   noEvict: boolean;
   noTouch: boolean;
@@ -74,7 +82,21 @@ export interface ClientSession {
   readonly lastActivityMs: number;
   /** Bytes of replies not yet written to the socket, and bytes of requests not yet parsed. */
   outputBytes(): number;
+  /** Cluster mode: the partition and seq of this connection's last write (for WAIT / WAITALL). */
+  lastWrite: { partition: number; seq: number } | null;
+  /**
+   * Blocks the connection (WAIT): no further command runs until `ready()` holds or the deadline
+   * passes; then `reply(timedOut)` writes the reply and the connection goes on.
+   */
+  block(request: BlockRequest): void;
   queryBufferBytes(): number;
+}
+
+export interface BlockRequest {
+  ready(): boolean;
+  /** Monotonic deadline (performance.now() ms), or Infinity. */
+  deadlineMs: number;
+  reply(timedOut: boolean): void;
 }
 
 /** What commands may ask of the server around them (clients, config, info, watch registry). */
@@ -87,6 +109,8 @@ export interface ServerApi {
   readonly stats: ServerStats;
   readonly statistics: Statistics;
   readonly requirePassword: string | null;
+  /** The cluster this node serves in, or null for a standalone node (cluster commands disabled). */
+  readonly cluster: ClusterView | null;
   commands(): Iterable<CommandSpec>;
   findCommand(name: string): CommandSpec | undefined;
   clients(): Iterable<ClientSession>;

@@ -27,6 +27,7 @@ import {
   expiryIndexKey,
   expiryIndexUpperBound,
   parseExpiryIndexKey,
+  DATA_KEY_PREFIX_BYTES,
   slotOfDataKey,
   slotRangeEndKey,
   slotStartKey,
@@ -45,6 +46,8 @@ export interface EngineOptions {
   onFatal: (error: Error) => void;
   /** Byte budget of the in-memory cache of hot records (0 disables it). */
   cacheBytes?: number;
+  /** Replication log entries kept per partition for catch-up (cluster mode). */
+  replicationLogEntries?: number;
 }
 
 /** A key resolved once per command: slot, partition, LMDB key, and its state as last read. */
@@ -58,6 +61,9 @@ export interface KeyRef {
 
 interface OverlayEntry {
   readonly dbKey: Buffer;
+  readonly partition: number;
+  /** The partition sequence number of this mutation. */
+  readonly seq: number;
   /** The record, or null for a deleted key. */
   readonly record: Buffer | null;
   readonly batchId: number;
@@ -72,8 +78,59 @@ interface Batch {
   readonly dirtyPartitions: Set<number>;
   /** FLUSHALL happened in this batch: clear both databases before applying `records`. */
   clearAll: boolean;
+  /** Each written partition's sequence when the batch was handed to LMDB. */
+  readonly durableSeqs: Map<number, number>;
   /** Committed (async) or flushed (sync): may be acknowledged once every earlier batch is. */
   durable: boolean;
+  /** Cluster mode: replication log entries, in order. */
+  readonly logEntries: ReplicatedEntry[];
+  /** Cluster mode: partitions whose term history changed, and partitions replaced by a snapshot. */
+  readonly epochsChanged: Set<number>;
+  readonly replaced: Set<number>;
+  /** Node metadata to store with this batch (node id, activation history). */
+  readonly metaPuts: Map<string, Buffer>;
+}
+
+/** A mutation as replicated: the LMDB key and the new record (null = deleted). */
+export interface ReplicatedPayload {
+  dbKey: Buffer;
+  record: Buffer | null;
+}
+
+export interface ReplicatedEntry {
+  partition: number;
+  seq: number;
+  term: number;
+  payload: ReplicatedPayload;
+}
+
+/** A term's start in a partition's history (mirrors @ballast/cluster's Epoch). */
+export interface TermEpoch {
+  term: number;
+  startSeq: number;
+}
+
+/** How the cluster layer plugs replication into the engine (cluster mode only). */
+export interface ReplicationHooks {
+  /** Whether this node leads the partition now (only then may it write: expiry, FLUSHALL). */
+  leads(partition: number): boolean;
+  /** The term new local writes of a partition are made under (this node leads it). */
+  termFor(partition: number): number;
+  /** Replication commit point of a partition this node leads; Infinity otherwise. */
+  committedSeq(partition: number): number;
+  /** Local writes were appended to a partition (replicate them). */
+  onAppend(partition: number): void;
+  /** More of a partition became locally durable. */
+  onDurable(partition: number): void;
+}
+
+/** A consistent copy of one partition as committed in LMDB. */
+export interface PartitionSnapshot {
+  partition: number;
+  seq: number;
+  lastTerm: number;
+  epochs: TermEpoch[];
+  records: Array<[Buffer, Buffer]>;
 }
 
 export interface PartitionState {
@@ -108,6 +165,16 @@ export class Engine {
   private readonly data: Database<Buffer, Buffer>;
   private readonly expiries: Database<Buffer, Buffer>;
   private readonly meta: Database<Buffer, Buffer>;
+  private readonly replog: Database<Buffer, Buffer>;
+  private replication: ReplicationHooks | null = null;
+  /** Per partition: highest seq locally durable, term history, recent entries, oldest logged seq. */
+  private durableSeqs: number[] = [];
+  private termHistories: TermEpoch[][] = [];
+  private readonly recentEntries: ReplicatedEntry[][] = [];
+  private oldestLoggedSeq: number[] = [];
+  /** Cluster mode: overlay entries durable locally but not yet committed by replication. */
+  private readonly heldOverlay = new Map<number, OverlayEntry[]>();
+  private readonly replicationLogEntriesMax: number;
   private readonly overlay = new Map<string, OverlayEntry>();
   private readonly cache: RecordCache;
   /** Batches handed to LMDB and not yet committed; a new batch waits while one is committing. */
@@ -151,9 +218,17 @@ export class Engine {
     this.data = env.openDB<Buffer, Buffer>({ name: 'data', keyEncoding: 'binary', encoding: 'binary' });
     this.expiries = env.openDB<Buffer, Buffer>({ name: 'expiries', keyEncoding: 'binary', encoding: 'binary' });
     this.meta = env.openDB<Buffer, Buffer>({ name: 'meta', keyEncoding: 'binary', encoding: 'binary' });
+    this.replog = env.openDB<Buffer, Buffer>({ name: 'replog', keyEncoding: 'binary', encoding: 'binary' });
+    this.replicationLogEntriesMax = options.replicationLogEntries ?? 4096;
     this.partitions = [];
     for (let partition = 0; partition < partitionCount; partition++) {
-      this.partitions.push(this.readPartitionState(partition));
+      const state = this.readPartitionState(partition);
+      this.partitions.push(state);
+      // Whatever LMDB holds after a restart is what survived: it counts as durable.
+      this.durableSeqs.push(state.sequence);
+      this.termHistories.push(this.readEpochs(partition));
+      this.recentEntries.push([]);
+      this.oldestLoggedSeq.push(-1);
     }
     this.openBatch = newBatch(1);
   }
@@ -217,7 +292,7 @@ export class Engine {
   lookupRecord(ref: KeyRef): Buffer | null {
     const entry = this.overlay.get(ref.overlayKey);
     if (entry !== undefined) {
-      this.lookupTicket = this.ticketFor(entry.batchId);
+      this.lookupTicket = this.ticketOf(entry);
       return entry.record;
     }
     if (this.clearAllBatchId > this.committedBatchId) {
@@ -247,19 +322,68 @@ export class Engine {
   }
 
   /**
+   * The ticket of an overlay entry. Standalone: its batch (durability). Cluster mode: its
+   * partition and seq, satisfied once replication committed it (which implies local durability).
+   */
+  private ticketOf(entry: OverlayEntry): number {
+    if (this.replication === null) return this.ticketFor(entry.batchId);
+    return entry.seq <= this.replication.committedSeq(entry.partition) ? 0 : clusterTicket(entry.partition, entry.seq);
+  }
+
+  /** Whether the reply holding `ticket` may be released. */
+  ticketSatisfied(ticket: number): boolean {
+    if (ticket === 0) return true;
+    if (this.replication === null) return ticket <= this.acknowledgedBatchIdValue;
+    const partition = Math.floor(ticket / CLUSTER_TICKET_PARTITION_FACTOR);
+    return ticket - partition * CLUSTER_TICKET_PARTITION_FACTOR <= this.replication.committedSeq(partition);
+  }
+
+  /**
    * Replaces the key's record (null deletes it). Returns the ticket the reply must wait for.
+   * In cluster mode the write gets the partition's next seq under the term this node leads with.
    */
   write(ref: KeyRef, record: Buffer | null): number {
     const previous = this.lookupRecord(ref);
     if (previous === null && record === null) return 0;
-    const batch = this.openBatch;
-    const entry: OverlayEntry = { dbKey: ref.dbKey, record, batchId: batch.id };
-    this.overlay.set(ref.overlayKey, entry);
-    this.cache.delete(ref.overlayKey);
-    batch.records.set(ref.overlayKey, entry);
+    const replication = this.replication;
+    const term = replication === null ? 0 : replication.termFor(ref.partition);
+    const entry = this.mutate(ref.overlayKey, ref.dbKey, ref.partition, previous, record, term);
+    if (replication !== null) replication.onAppend(ref.partition);
+    return replication === null ? this.ticketFor(entry.batchId) : clusterTicket(entry.partition, entry.seq);
+  }
 
-    const state = this.partitions[ref.partition]!;
+  /** The seq of the last write made by `write` (cluster mode: what WAIT waits for). */
+  lastWriteSeq = 0;
+
+  private mutate(
+    overlayKey: string,
+    dbKey: Buffer,
+    partition: number,
+    previous: Buffer | null,
+    record: Buffer | null,
+    term: number,
+  ): OverlayEntry {
+    const batch = this.openBatch;
+    const state = this.partitions[partition]!;
     state.sequence++;
+    const entry: OverlayEntry = { dbKey, partition, seq: state.sequence, record, batchId: batch.id };
+    this.lastWriteSeq = entry.seq;
+    this.overlay.set(overlayKey, entry);
+    this.cache.delete(overlayKey);
+    batch.records.set(overlayKey, entry);
+    if (this.replication !== null) {
+      if (term !== state.term || this.termHistories[partition]!.length === 0) {
+        const history = this.termHistories[partition]!;
+        if (history.at(-1)?.term !== term) history.push({ term, startSeq: entry.seq });
+        batch.epochsChanged.add(partition);
+      }
+      const logged: ReplicatedEntry = { partition, seq: entry.seq, term, payload: { dbKey, record } };
+      batch.logEntries.push(logged);
+      const recent = this.recentEntries[partition]!;
+      recent.push(logged);
+      if (recent.length > RECENT_ENTRIES_MAX) recent.splice(0, recent.length - RECENT_ENTRIES_MAX);
+    }
+    state.term = term;
     if (previous === null) state.keys++;
     else if (record === null) state.keys--;
     const previousExpireAt = previous === null ? 0 : expireAtOfRecord(previous);
@@ -267,16 +391,217 @@ export class Engine {
     if (previousExpireAt !== expireAt) {
       if (previousExpireAt !== 0) {
         state.keysWithExpiry--;
-        batch.expiryIndex.set(expiryIndexKey(previousExpireAt, ref.dbKey).toString('latin1'), null);
+        batch.expiryIndex.set(expiryIndexKey(previousExpireAt, dbKey).toString('latin1'), null);
       }
       if (expireAt !== 0) {
         state.keysWithExpiry++;
-        batch.expiryIndex.set(expiryIndexKey(expireAt, ref.dbKey).toString('latin1'), EMPTY_VALUE);
+        batch.expiryIndex.set(expiryIndexKey(expireAt, dbKey).toString('latin1'), EMPTY_VALUE);
       }
     }
-    batch.dirtyPartitions.add(ref.partition);
+    batch.dirtyPartitions.add(partition);
     this.scheduleFlush();
-    return this.ticketFor(batch.id);
+    return entry;
+  }
+
+  // --- Cluster mode -----------------------------------------------------------------------------
+
+  /** Whether this node may write to a partition: always standalone; when leading it in cluster mode. */
+  mayWrite(partition: number): boolean {
+    return this.replication === null || this.replication.leads(partition);
+  }
+
+  get clusterMode(): boolean {
+    return this.replication !== null;
+  }
+
+  /** Turns on cluster mode: writes get seqs and terms and are logged for replication. */
+  setReplication(hooks: ReplicationHooks): void {
+    this.replication = hooks;
+  }
+
+  /** A KeyRef for a stored key (replicated entries and snapshots carry LMDB keys). */
+  refOfDataKey(dbKey: Buffer): KeyRef {
+    const slot = slotOfDataKey(dbKey);
+    return {
+      key: dbKey.subarray(DATA_KEY_PREFIX_BYTES),
+      slot,
+      partition: partitionOfSlot(slot, this.partitionCount),
+      dbKey,
+      overlayKey: dbKey.toString('latin1'),
+    };
+  }
+
+  /** Backup side: applies entries received from the primary, in seq order. */
+  applyReplicated(partition: number, entries: ReadonlyArray<{ seq: number; term: number; payload: unknown }>): void {
+    for (const entry of entries) {
+      const state = this.partitions[partition]!;
+      if (entry.seq !== state.sequence + 1) {
+        throw new Error(`replicated seq ${entry.seq} does not follow ${state.sequence} in partition ${partition}`);
+      }
+      const { dbKey, record } = entry.payload as ReplicatedPayload;
+      const ref = this.refOfDataKey(Buffer.from(dbKey));
+      if (ref.partition !== partition) throw new Error(`replicated key of partition ${ref.partition} sent for ${partition}`);
+      const previous = this.lookupRecord(ref);
+      this.mutate(ref.overlayKey, ref.dbKey, partition, previous, record === null ? null : Buffer.from(record), entry.term);
+    }
+  }
+
+  lastSeq(partition: number): number {
+    return this.partitions[partition]!.sequence;
+  }
+
+  lastTerm(partition: number): number {
+    return this.partitions[partition]!.term;
+  }
+
+  durableSeq(partition: number): number {
+    return this.durableSeqs[partition]!;
+  }
+
+  epochs(partition: number): readonly TermEpoch[] {
+    return this.termHistories[partition]!;
+  }
+
+  /**
+   * Logged entries from `fromSeq` on (for catch-up), or null when the log no longer reaches back
+   * that far. Recent entries come from memory, older ones from the replication log in LMDB.
+   */
+  readLog(partition: number, fromSeq: number, maxEntries: number, maxBytes: number): ReplicatedEntry[] | null {
+    const last = this.partitions[partition]!.sequence;
+    if (fromSeq > last) return [];
+    const recent = this.recentEntries[partition]!;
+    const out: ReplicatedEntry[] = [];
+    let bytes = 0;
+    if (recent.length > 0 && recent[0]!.seq <= fromSeq) {
+      for (let i = fromSeq - recent[0]!.seq; i < recent.length && out.length < maxEntries && bytes < maxBytes; i++) {
+        const entry = recent[i]!;
+        out.push(entry);
+        bytes += entryBytes(entry);
+      }
+      return out;
+    }
+    for (const { key, value } of this.replog.getRange({ start: replogKey(partition, fromSeq), end: replogKey(partition + 1, 0) })) {
+      const seq = Number(Buffer.from(key).readBigUInt64BE(2));
+      if (out.length === 0 && seq !== fromSeq) return null;
+      if (out.length >= maxEntries || bytes >= maxBytes) break;
+      const entry = decodeReplogValue(partition, seq, Buffer.from(value));
+      out.push(entry);
+      bytes += entryBytes(entry);
+    }
+    if (out.length === 0) return null;
+    return out;
+  }
+
+  /** Overlay entries of partitions this node leads stay until replication commits them. */
+  onCommitted(partition: number, committedSeq: number): void {
+    const held = this.heldOverlay.get(partition);
+    if (held === undefined) return;
+    const kept = held.filter((entry) => {
+      if (entry.seq > committedSeq) return true;
+      this.dropOverlayEntry(entry);
+      return false;
+    });
+    if (kept.length === 0) this.heldOverlay.delete(partition);
+    else this.heldOverlay.set(partition, kept);
+  }
+
+  /** Stops holding overlay entries of a partition (this node no longer leads it). */
+  releaseHeld(partition: number): void {
+    this.onCommitted(partition, Infinity);
+  }
+
+  private dropOverlayEntry(entry: OverlayEntry): void {
+    const overlayKey = entry.dbKey.toString('latin1');
+    if (this.overlay.get(overlayKey) === entry) this.overlay.delete(overlayKey);
+  }
+
+  /** A consistent copy of a partition as committed in LMDB (one read snapshot). */
+  readSnapshot(partition: number): PartitionSnapshot {
+    const stored = this.readPartitionState(partition);
+    const epochs = this.readEpochs(partition).filter((epoch) => epoch.startSeq <= stored.sequence);
+    const { start, end } = this.partitionKeyRange(partition);
+    const records: Array<[Buffer, Buffer]> = [];
+    for (const { key, value } of this.data.getRange({ start, end })) records.push([Buffer.from(key), Buffer.from(value)]);
+    return { partition, seq: stored.sequence, lastTerm: stored.term, epochs, records };
+  }
+
+  /**
+   * Backup side: replaces a partition's data, log and history with a snapshot, in one batch.
+   * Returns the batch id; the copy is durable once that batch is acknowledged.
+   */
+  replacePartition(snapshot: PartitionSnapshot): number {
+    const partition = snapshot.partition;
+    const batch = this.openBatch;
+    const { start, end } = this.partitionKeyRange(partition);
+    const existing = new Map<string, Buffer>();
+    for (const { key, value } of this.data.getRange({ start, end })) existing.set(Buffer.from(key).toString('latin1'), Buffer.from(value));
+    for (const [overlayKey, entry] of this.overlay) {
+      if (entry.partition !== partition) continue;
+      if (entry.record === null) existing.delete(overlayKey);
+      else existing.set(overlayKey, entry.record);
+    }
+    const state = this.partitions[partition]!;
+    const incoming = new Map(snapshot.records.map(([dbKey, record]) => [dbKey.toString('latin1'), record]));
+    for (const [overlayKey, record] of existing) {
+      if (incoming.has(overlayKey)) continue;
+      this.setDirect(batch, overlayKey, record, null, partition);
+    }
+    for (const [overlayKey, record] of incoming) this.setDirect(batch, overlayKey, existing.get(overlayKey) ?? null, record, partition);
+    this.heldOverlay.delete(partition);
+    state.sequence = snapshot.seq;
+    state.term = snapshot.lastTerm;
+    this.termHistories[partition] = snapshot.epochs.map((epoch) => ({ ...epoch }));
+    this.recentEntries[partition] = [];
+    this.oldestLoggedSeq[partition] = snapshot.seq + 1;
+    batch.replaced.add(partition);
+    batch.epochsChanged.add(partition);
+    batch.dirtyPartitions.add(partition);
+    this.scheduleFlush();
+    return batch.id;
+  }
+
+  /** A record change outside the log (snapshot install): counters and expiry index kept exact. */
+  private setDirect(batch: Batch, overlayKey: string, previous: Buffer | null, record: Buffer | null, partition: number): void {
+    const dbKey = Buffer.from(overlayKey, 'latin1');
+    const state = this.partitions[partition]!;
+    const entry: OverlayEntry = { dbKey, partition, seq: 0, record, batchId: batch.id };
+    this.overlay.set(overlayKey, entry);
+    this.cache.delete(overlayKey);
+    batch.records.set(overlayKey, entry);
+    if (previous === null && record !== null) state.keys++;
+    else if (previous !== null && record === null) state.keys--;
+    const previousExpireAt = previous === null ? 0 : expireAtOfRecord(previous);
+    const expireAt = record === null ? 0 : expireAtOfRecord(record);
+    if (previousExpireAt !== expireAt) {
+      if (previousExpireAt !== 0) {
+        state.keysWithExpiry--;
+        batch.expiryIndex.set(expiryIndexKey(previousExpireAt, dbKey).toString('latin1'), null);
+      }
+      if (expireAt !== 0) {
+        state.keysWithExpiry++;
+        batch.expiryIndex.set(expiryIndexKey(expireAt, dbKey).toString('latin1'), EMPTY_VALUE);
+      }
+    }
+  }
+
+  /** Node metadata (node id, activation history), as last stored or queued. */
+  getMeta(name: string): Buffer | undefined {
+    return this.pendingMeta.get(name) ?? this.meta.getBinary(nodeMetaKey(name));
+  }
+
+  /** Stores node metadata with the next batch (in order with data writes). Returns its batch id. */
+  putMeta(name: string, value: Buffer): number {
+    this.openBatch.metaPuts.set(name, value);
+    this.pendingMeta.set(name, value);
+    this.scheduleFlush();
+    return this.openBatch.id;
+  }
+
+  private readonly pendingMeta = new Map<string, Buffer>();
+
+  private readEpochs(partition: number): TermEpoch[] {
+    const stored = this.meta.getBinary(epochsKey(partition));
+    return stored === undefined ? [] : (JSON.parse(stored.toString('utf8')) as TermEpoch[]);
   }
 
   /** Deletes every key (FLUSHALL). Returns the batch id to wait for. */
@@ -439,6 +764,7 @@ export class Engine {
         dbKey: Buffer.from(dbKey),
         overlayKey,
       };
+      if (!this.mayWrite(ref.partition)) continue;
       const { record } = this.lookup(ref);
       if (record !== null && expireAtOfRecord(record) === expireAtMs && expireAtMs <= nowMs) {
         this.write(ref, null);
@@ -476,7 +802,8 @@ export class Engine {
   /** Writes what is pending, waits until it is acknowledged, and closes LMDB. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.openBatch.records.size > 0 || this.openBatch.clearAll || this.openBatch.expiryIndex.size > 0) {
+    const open = this.openBatch;
+    if (open.records.size > 0 || open.clearAll || open.expiryIndex.size > 0 || open.metaPuts.size > 0 || open.logEntries.length > 0) {
       this.flush();
     }
     this.closed = true;
@@ -523,9 +850,24 @@ export class Engine {
       const key = Buffer.from(indexKey, 'latin1');
       lastWrite = value === null ? this.expiries.remove(key) : this.expiries.put(key, value);
     }
+    for (const partition of batch.replaced) {
+      // A snapshot replaces the partition's history: its old log entries must not be served.
+      for (const { key } of this.replog.getRange({ start: replogKey(partition, 0), end: replogKey(partition + 1, 0) })) {
+        lastWrite = this.replog.remove(Buffer.from(key));
+      }
+    }
+    for (const entry of batch.logEntries) {
+      lastWrite = this.replog.put(replogKey(entry.partition, entry.seq), encodeReplogValue(entry));
+    }
+    for (const [name, value] of batch.metaPuts) lastWrite = this.meta.put(nodeMetaKey(name), value);
+    for (const partition of batch.epochsChanged) {
+      lastWrite = this.meta.put(epochsKey(partition), Buffer.from(JSON.stringify(this.termHistories[partition])));
+    }
     for (const partition of batch.dirtyPartitions) {
       lastWrite = this.meta.put(partitionStateKey(partition), encodePartitionState(this.partitions[partition]!));
+      if (this.replication !== null) lastWrite = this.trimLog(partition) ?? lastWrite;
     }
+    for (const partition of batch.dirtyPartitions) batch.durableSeqs.set(partition, this.partitions[partition]!.sequence);
     let committed: Promise<unknown>;
     let flushed: Promise<unknown>;
     if (lastWrite === undefined) {
@@ -582,17 +924,49 @@ export class Engine {
     while (this.inFlight.length > 0 && this.inFlight[0]!.durable) this.acknowledge(this.inFlight.shift()!);
   }
 
+  /** Deletes the oldest replication log entries beyond the window (a bounded number per batch). */
+  private trimLog(partition: number): Promise<boolean> | undefined {
+    const keepFrom = this.partitions[partition]!.sequence - this.replicationLogEntriesMax + 1;
+    if (keepFrom <= 1) return undefined;
+    if (this.oldestLoggedSeq[partition]! < 0) {
+      let first: number | null = null;
+      for (const key of this.replog.getKeys({ start: replogKey(partition, 0), end: replogKey(partition + 1, 0), limit: 1 })) {
+        first = Number(Buffer.from(key).readBigUInt64BE(2));
+      }
+      this.oldestLoggedSeq[partition] = first ?? keepFrom;
+    }
+    let oldest = this.oldestLoggedSeq[partition]!;
+    let lastWrite: Promise<boolean> | undefined;
+    for (let count = 0; oldest < keepFrom && count < TRIM_PER_BATCH; count++, oldest++) {
+      lastWrite = this.replog.remove(replogKey(partition, oldest));
+    }
+    this.oldestLoggedSeq[partition] = oldest;
+    return lastWrite;
+  }
+
   private acknowledge(batch: Batch): void {
     this.acknowledgedBatchIdValue = batch.id;
+    for (const [partition, seq] of batch.durableSeqs) {
+      if (seq > this.durableSeqs[partition]!) this.durableSeqs[partition] = seq;
+    }
     // lmdb-js keeps a read snapshot until a timer renews it. Before the overlay stops shadowing
     // these keys, reads must see the commit, or a read-modify-write could start from a stale
     // record (found by the crash-safety test: an HSET after a DEL resurrected old fields).
     this.data.resetReadTxn();
+    const replication = this.replication;
     for (const [overlayKey, entry] of batch.records) {
       if (this.overlay.get(overlayKey) !== entry) continue;
+      if (replication !== null && entry.seq > replication.committedSeq(entry.partition)) {
+        // Durable here, not yet replicated: readers must keep seeing it as pending.
+        let held = this.heldOverlay.get(entry.partition);
+        if (held === undefined) this.heldOverlay.set(entry.partition, (held = []));
+        held.push(entry);
+        continue;
+      }
       this.overlay.delete(overlayKey);
       // The cache is filled by reads only: most written records are not read before they change.
     }
+    if (replication !== null) for (const partition of batch.durableSeqs.keys()) replication.onDurable(partition);
     for (const listener of this.acknowledgeListeners) listener(batch.id);
   }
 
@@ -609,7 +983,78 @@ export class Engine {
 }
 
 function newBatch(id: number): Batch {
-  return { id, records: new Map(), expiryIndex: new Map(), dirtyPartitions: new Set(), clearAll: false, durable: false };
+  return {
+    id,
+    records: new Map(),
+    expiryIndex: new Map(),
+    dirtyPartitions: new Set(),
+    clearAll: false,
+    durableSeqs: new Map(),
+    durable: false,
+    logEntries: [],
+    epochsChanged: new Set(),
+    replaced: new Set(),
+    metaPuts: new Map(),
+  };
+}
+
+/** Cluster tickets: partition × 2^39 + seq (14 + 39 bits stay within a safe integer). */
+const CLUSTER_TICKET_PARTITION_FACTOR = 2 ** 39;
+/** Entries kept in memory per partition for sending to backups without reading LMDB. */
+const RECENT_ENTRIES_MAX = 4096;
+/** Log entries trimmed per partition per batch (bounds the work one flush does). */
+const TRIM_PER_BATCH = 512;
+
+/** The partition of a cluster ticket (0 for standalone batch tickets). */
+export function ticketPartition(ticket: number): number {
+  return Math.floor(ticket / CLUSTER_TICKET_PARTITION_FACTOR);
+}
+
+export function clusterTicket(partition: number, seq: number): number {
+  return partition * CLUSTER_TICKET_PARTITION_FACTOR + seq;
+}
+
+function replogKey(partition: number, seq: number): Buffer {
+  const key = Buffer.allocUnsafe(10);
+  key.writeUInt16BE(partition, 0);
+  key.writeBigUInt64BE(BigInt(seq), 2);
+  return key;
+}
+
+function nodeMetaKey(name: string): Buffer {
+  return Buffer.from(`n:${name}`, 'utf8');
+}
+
+function epochsKey(partition: number): Buffer {
+  const key = Buffer.allocUnsafe(3);
+  key[0] = 0x65; // 'e'
+  key.writeUInt16BE(partition, 1);
+  return key;
+}
+
+/** Replication log value: term u32, key length u16, key, then the record (absent = deleted, flag byte). */
+function encodeReplogValue(entry: ReplicatedEntry): Buffer {
+  const { dbKey, record } = entry.payload;
+  const value = Buffer.allocUnsafe(7 + dbKey.length + (record?.length ?? 0));
+  value.writeUInt32BE(entry.term, 0);
+  value[4] = record === null ? 0 : 1;
+  value.writeUInt16BE(dbKey.length, 5);
+  dbKey.copy(value, 7);
+  record?.copy(value, 7 + dbKey.length);
+  return value;
+}
+
+function decodeReplogValue(partition: number, seq: number, value: Buffer): ReplicatedEntry {
+  const term = value.readUInt32BE(0);
+  const keyLength = value.readUInt16BE(5);
+  const dbKey = value.subarray(7, 7 + keyLength);
+  const record = value[4] === 0 ? null : value.subarray(7 + keyLength);
+  return { partition, seq, term, payload: { dbKey, record } };
+}
+
+export function entryBytes(entry: { payload: unknown }): number {
+  const { dbKey, record } = entry.payload as ReplicatedPayload;
+  return 24 + dbKey.length + (record?.length ?? 0);
 }
 
 function partitionStateKey(partition: number): Buffer {

@@ -2,6 +2,7 @@
  * Node configuration from command-line flags and BALLAST_* environment variables (flags win).
  * Invalid values are reported together with the flag's name; the process exits before opening data.
  */
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { isValidPartitionCount, PARTITION_COUNT_DEFAULT } from '@ballast/cluster';
 import type { Durability } from '../engine/engine.js';
@@ -18,8 +19,23 @@ export interface NodeConfig {
   partitionCount: number;
   /** Byte budget of the hot-record cache (0 = off). */
   cacheBytes: number;
+  /** Cluster mode settings, or null for a standalone node. */
+  cluster: ClusterConfig | null;
   logLevel: string;
   limits: Limits;
+}
+
+export interface ClusterConfig {
+  storeUrl: string;
+  /** The id asked for by flag or environment (null: use the stored one, or generate one). */
+  nodeId: string | null;
+  clusterId: string;
+  token: string;
+  peerPort: number;
+  peerBind: string;
+  advertiseHost: string;
+  zone: string | null;
+  replicationLogEntries: number;
 }
 
 export class ConfigError extends Error {
@@ -76,6 +92,26 @@ export const OPTIONS: Record<string, OptionInfo> = {
     env: 'BALLAST_PARTITIONS',
     help: 'partition count for a new data directory (power of two)',
     default: String(PARTITION_COUNT_DEFAULT),
+  },
+  'cluster-store': {
+    env: 'BALLAST_CLUSTER_STORE',
+    help: 'ClusterMap store: etcd://HOST:PORT[,HOST:PORT]/PREFIX or http://HOST:PORT (embedded); unset = standalone',
+  },
+  'node-id': { env: 'BALLAST_NODE_ID', help: 'this node\'s id in the cluster (persisted on first start; default: generated)' },
+  'cluster-id': { env: 'BALLAST_CLUSTER_ID', help: 'cluster id used when this node creates the cluster map', default: 'ballast' },
+  'cluster-token': { env: 'BALLAST_CLUSTER_TOKEN', help: 'shared secret for peer links, the store and admin writes' },
+  'cluster-token-file': { env: 'BALLAST_CLUSTER_TOKEN_FILE', help: 'file holding the cluster token (e.g. a mounted Secret)' },
+  'peer-port': { env: 'BALLAST_PEER_PORT', help: 'replication (peer link) port; 0 = any free port', default: '16379' },
+  'peer-bind': { env: 'BALLAST_PEER_BIND', help: 'address the peer port listens on (default: --bind)' },
+  'advertise-host': {
+    env: 'BALLAST_ADVERTISE_HOST',
+    help: 'host clients and peers use to reach this node (default: --bind, or the hostname when binding all addresses)',
+  },
+  zone: { env: 'BALLAST_ZONE', help: 'failure zone of this node (backups are placed in other zones when possible)' },
+  'replication-log-entries': {
+    env: 'BALLAST_REPLICATION_LOG_ENTRIES',
+    help: 'replication log entries kept per partition for catch-up without a snapshot',
+    default: '4096',
   },
   'log-level': { env: 'BALLAST_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
 };
@@ -147,6 +183,7 @@ export function parseConfig(
     requirePassword,
     partitionCount,
     cacheBytes: integerOption('cache-bytes', value('cache-bytes')!, 0, 2 ** 40),
+    cluster: clusterConfig(value, readFile),
     logLevel,
     limits: {
       ...LIMITS_DEFAULT,
@@ -164,4 +201,36 @@ export function parseConfig(
     Math.floor(config.limits.outputBufferBytesMax / 2),
   );
   return config;
+}
+
+function clusterConfig(
+  value: (name: string) => string | undefined,
+  readFile: (path: string) => string,
+): ClusterConfig | null {
+  const storeUrl = value('cluster-store');
+  if (storeUrl === undefined || storeUrl === '') return null;
+  if (!/^(etcd|https?):\/\//.test(storeUrl)) {
+    throw new ConfigError(`--cluster-store must be etcd://HOST:PORT/PREFIX or http://HOST:PORT, got '${storeUrl}'`);
+  }
+  let token = value('cluster-token') ?? '';
+  const tokenFile = value('cluster-token-file');
+  if (tokenFile !== undefined && tokenFile !== '') token = readFile(tokenFile).replace(/\r?\n$/, '');
+  if (token === '') throw new ConfigError('cluster mode needs --cluster-token (or --cluster-token-file): peers and admin writes are authenticated');
+  const nodeId = value('node-id') ?? null;
+  if (nodeId !== null && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/.test(nodeId)) {
+    throw new ConfigError(`--node-id must be 1-63 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit; got '${nodeId}'`);
+  }
+  const bind = value('bind')!;
+  const advertiseHost = value('advertise-host') ?? (bind === '0.0.0.0' || bind === '::' ? hostname() : bind);
+  return {
+    storeUrl,
+    nodeId,
+    clusterId: value('cluster-id')!,
+    token,
+    peerPort: integerOption('peer-port', value('peer-port')!, 0, 65535),
+    peerBind: value('peer-bind') ?? bind,
+    advertiseHost,
+    zone: value('zone') ?? null,
+    replicationLogEntries: integerOption('replication-log-entries', value('replication-log-entries')!, 16, 10_000_000),
+  };
 }

@@ -14,13 +14,14 @@
  */
 import type { Socket } from 'node:net';
 import { errors } from '../errors.js';
-import type { Engine } from '../engine/engine.js';
+import { ticketPartition, type Engine } from '../engine/engine.js';
 import { ProtocolError } from '../resp/protocol-error.js';
 import { RequestDecoder } from '../resp/request-decoder.js';
 import { ReplyWriter } from '../resp/reply-writer.js';
 import { replyError, resolveSpec, runCommand } from '../commands/run.js';
-import { rejectQueued, RUN_INSIDE_MULTI } from '../commands/transactions.js';
-import type { ClientSession, CommandContext, CommandSpec, ServerApi } from '../commands/types.js';
+import { rejectQueued, rejectRouted, RUN_INSIDE_MULTI } from '../commands/transactions.js';
+import type { BlockRequest, ClientSession, CommandContext, CommandSpec, ServerApi } from '../commands/types.js';
+import { commandRefusal, transactionRefusal } from '../cluster/routing.js';
 
 export interface ConnectionHost {
   readonly api: ServerApi;
@@ -49,6 +50,11 @@ export class Connection implements ClientSession {
   readonly watchedKeys = new Set<string>();
   watchDirty = false;
   closeAfterReply = false;
+  readonlyMode = false;
+  lastWrite: { partition: number; seq: number } | null = null;
+  private blocked: BlockRequest | null = null;
+  private blockTimer: NodeJS.Timeout | null = null;
+  asking = false;
   noEvict = false;
   noTouch = false;
   lastCommandName = 'NULL';
@@ -144,6 +150,31 @@ export class Connection implements ClientSession {
     }
   }
 
+  block(request: BlockRequest): void {
+    this.blocked = request;
+    this.pollBlocked();
+  }
+
+  private pollBlocked(): void {
+    const request = this.blocked;
+    if (request === null || this.closing) return;
+    const timedOut = performance.now() >= request.deadlineMs;
+    if (!request.ready() && !timedOut) {
+      this.blockTimer = setTimeout(() => this.pollBlocked(), 5);
+      return;
+    }
+    this.blockTimer = null;
+    this.blocked = null;
+    request.reply(timedOut && !request.ready());
+    this.flushReplies();
+    if (!this.paused) this.processCommands();
+  }
+
+  /** Whether a reply waits on a write of `partition` (cluster tickets). */
+  waitsOnPartition(partition: number): boolean {
+    return this.heldTickets.some((ticket) => ticketPartition(ticket) === partition);
+  }
+
   /** Applies a new idle timeout (CONFIG SET timeout). */
   setIdleTimeout(idleTimeoutMs: number): void {
     this.socket.setTimeout(idleTimeoutMs);
@@ -165,7 +196,7 @@ export class Connection implements ClientSession {
     const limits = this.host.api.limits;
     const startedMs = performance.now();
     this.context.nowMs = Date.now();
-    while (!this.closing && !this.closeAfterReply) {
+    while (!this.closing && !this.closeAfterReply && this.blocked === null) {
       if (this.outputBytes() > limits.outputBufferPauseBytes) {
         this.pause();
         break;
@@ -187,6 +218,10 @@ export class Connection implements ClientSession {
         this.execute(args, startedMs);
       } finally {
         this.executing = false;
+      }
+      // As Redis's resetClient: ASKING holds for the next command only (inside MULTI, until EXEC).
+      if (this.asking && this.multiQueue === null && args[0]!.toString('latin1').toLowerCase() !== 'asking') {
+        this.asking = false;
       }
       if (this.outputBytes() > limits.outputBufferBytesMax) {
         this.host.api.stats.outputBufferDisconnects++;
@@ -217,8 +252,11 @@ export class Connection implements ClientSession {
     const replyStart = this.releasedBytes + this.writer.length;
     if (this.multiQueue !== null && !RUN_INSIDE_MULTI.has(spec.name)) {
       const resolved = resolveSpec(ctx, spec, args);
+      const refusal = resolved === null ? null : this.clusterRefusal(resolved, args);
       if (resolved === null) {
         this.multiFailed = true;
+      } else if (refusal !== null) {
+        rejectRouted(ctx, refusal, resolved);
       } else if (this.multiQueue.length >= this.host.api.limits.multiQueuedCommandsMax) {
         rejectQueued(ctx, 'ERR too many commands queued in MULTI');
       } else {
@@ -230,7 +268,9 @@ export class Connection implements ClientSession {
       if (resolved !== null) {
         // Set before running, so CLIENT INFO/LIST show "client|info" for themselves as Redis does.
         this.lastCommandName = resolved.name;
-        runCommand(ctx, resolved, args);
+        const refusal = this.clusterRefusal(resolved, args);
+        if (refusal === null) runCommand(ctx, resolved, args);
+        else rejectRouted(ctx, refusal, resolved);
       }
       this.decoder.authenticationRequired = !this.authenticated;
       if (this.writer.protocol !== this.protocol) this.writer.protocol = this.protocol;
@@ -241,11 +281,28 @@ export class Connection implements ClientSession {
     this.latencyStartsMs.push(startedMs);
   }
 
+  /**
+   * Cluster mode: why this node does not run the command here (MOVED, CROSSSLOT, CLUSTERDOWN... as
+   * an error line), or null to run it. Commands without keys run on any node. EXEC is checked over
+   * its whole queue: one slot, routed with write access if any queued command writes.
+   */
+  private clusterRefusal(spec: CommandSpec, args: Buffer[]): string | null {
+    const cluster = this.host.api.cluster;
+    if (cluster === null) return null;
+    if (spec.name === 'exec') {
+      return this.multiQueue === null ? null : transactionRefusal(cluster, this.multiQueue, this.readonlyMode);
+    }
+    return commandRefusal(cluster, spec, args, this.readonlyMode);
+  }
+
   /** Opens a held segment at `start` when the reply depends on an unacknowledged batch. */
   private hold(start: number, ticket: number): void {
-    if (ticket === 0 || ticket <= this.host.engine.acknowledgedBatchId) return;
+    const engine = this.host.engine;
+    if (engine.ticketSatisfied(ticket)) return;
     const count = this.heldTickets.length;
-    if (count > 0 && this.heldTickets[count - 1]! >= ticket) return;
+    const last = this.heldTickets[count - 1];
+    // A later ticket of the same partition covers an earlier one (seqs and batch ids only grow).
+    if (last !== undefined && last >= ticket && ticketPartition(last) === ticketPartition(ticket)) return;
     this.heldStarts.push(start);
     this.heldTickets.push(ticket);
     if (count === 0) this.host.setWaiting(this, true);
@@ -254,9 +311,9 @@ export class Connection implements ClientSession {
   /** Writes every reply not held back by an unacknowledged batch. */
   flushReplies(): void {
     if (this.closing) return;
-    const acknowledged = this.host.engine.acknowledgedBatchId;
+    const engine = this.host.engine;
     let drop = 0;
-    while (drop < this.heldTickets.length && this.heldTickets[drop]! <= acknowledged) drop++;
+    while (drop < this.heldTickets.length && engine.ticketSatisfied(this.heldTickets[drop]!)) drop++;
     if (drop > 0) {
       this.heldTickets.splice(0, drop);
       this.heldStarts.splice(0, drop);
@@ -355,6 +412,7 @@ export class Connection implements ClientSession {
   close(reason: CloseReason): void {
     if (this.closing) return;
     this.closing = true;
+    if (this.blockTimer !== null) clearTimeout(this.blockTimer);
     this.clearStallTimer();
     this.writer.discard();
     if (this.heldTickets.length > 0) {

@@ -19,6 +19,8 @@ export interface InfoSources {
   engine: Engine;
   stats: ServerStats;
   statistics: Statistics;
+  /** A node serving in a cluster (redis_mode, cluster_enabled). */
+  clusterEnabled: boolean;
 }
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'errorstats', 'cluster', 'keyspace'];
@@ -48,7 +50,7 @@ function renderSection(sources: InfoSources, section: string, nowMs: number): st
       return lines('Server', [
         ['redis_version', sources.version],
         ['ballast_version', sources.ballastVersion],
-        ['redis_mode', 'standalone'],
+        ['redis_mode', sources.clusterEnabled ? 'cluster' : 'standalone'],
         ['os', `${os.type()} ${os.release()} ${os.arch()}`],
         ['arch_bits', 64],
         ['process_id', process.pid],
@@ -141,7 +143,7 @@ function renderSection(sources: InfoSources, section: string, nowMs: number): st
         [...sources.statistics.errors].map(([prefix, count]) => [`errorstat_${prefix}`, `count=${count}`]),
       );
     case 'cluster':
-      return lines('Cluster', [['cluster_enabled', 0]]);
+      return lines('Cluster', [['cluster_enabled', sources.clusterEnabled ? 1 : 0]]);
     case 'keyspace': {
       const keys = engine.keyCount();
       return lines('Keyspace', keys === 0 ? [] : [['db0', `keys=${keys},expires=${engine.keysWithExpiryCount()},avg_ttl=0`]]);

@@ -17,8 +17,10 @@ import type { Limits } from '../limits.js';
 import { createAdminApp } from '../admin/http.js';
 import { NodeMetrics } from '../admin/metrics.js';
 import { Connection, type CloseReason, type ConnectionHost } from './connection.js';
-import type { NodeConfig } from './config.js';
+import { ConfigError, type ClusterConfig, type NodeConfig } from './config.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
 import { renderInfo } from './info.js';
+import type { ClusterView } from '../cluster/cluster-view.js';
 
 /** The Redis version we answer as (HELLO, INFO redis_version): the command set we follow. */
 export const REDIS_COMPATIBLE_VERSION = '7.2.0';
@@ -29,7 +31,19 @@ const SHUTDOWN_DRAIN_MS = 10_000;
 const SHUTDOWN_SOCKET_LINGER_MS = 2_000;
 /** A refused connection (maxclients) is cut this long after its error line, whatever the peer does. */
 const REJECTED_SOCKET_LINGER_MS = 1_000;
+const NODE_ID_META = 'node-id';
+const CLUSTER_JOINING_ERROR = Buffer.from('-CLUSTERDOWN The node is joining the cluster; retry shortly\r\n');
 const MAXCLIENTS_ERROR = Buffer.from('-ERR max number of clients reached\r\n');
+
+/** What a storage node is started with besides its configuration. */
+export interface StorageServerOptions {
+  /**
+   * The cluster this node serves in (the replication layer implements it). Absent or null: a
+   * standalone node, whose CLUSTER, READONLY, READWRITE and ASKING answer as a redis-server without
+   * cluster support.
+   */
+  cluster?: ClusterView | null;
+}
 
 export class StorageServer implements ServerApi, ConnectionHost {
   readonly api: ServerApi = this;
@@ -53,6 +67,10 @@ export class StorageServer implements ServerApi, ConnectionHost {
     lastCommitUnixMs: 0,
   };
   readonly requirePassword: string | null;
+  cluster: ClusterView | null;
+  /** Cluster mode: this node's membership (null while joining, and for standalone or fake views). */
+  clusterNode: ClusterNode | null = null;
+  private readonly clusterMode: boolean;
   readonly metrics: NodeMetrics;
   private readonly commandTable: Map<string, CommandSpec>;
   /** Case-preserving aliases seen on the wire ("GET", "Get") → spec, to skip lower-casing. */
@@ -78,15 +96,19 @@ export class StorageServer implements ServerApi, ConnectionHost {
   private constructor(
     readonly config: NodeConfig,
     readonly log: Logger,
+    options: StorageServerOptions,
   ) {
     this.limits = { ...config.limits };
     this.requirePassword = config.requirePassword;
+    this.cluster = options.cluster ?? null;
+    this.clusterMode = this.cluster !== null || config.cluster !== null;
     mkdirSync(config.dataDir, { recursive: true });
     this.engine = Engine.open({
       path: config.dataDir,
       durability: config.durability,
       partitionCount: config.partitionCount,
       cacheBytes: config.cacheBytes,
+      ...(config.cluster === null ? {} : { replicationLogEntries: config.cluster.replicationLogEntries }),
       onFatal: (error) => this.fatal(error),
     });
     this.commandTable = buildCommandTable();
@@ -106,8 +128,8 @@ export class StorageServer implements ServerApi, ConnectionHost {
   }
 
   /** Opens the data directory and starts listening; resolves when both ports accept connections. */
-  static async start(config: NodeConfig, log: Logger): Promise<StorageServer> {
-    const server = new StorageServer(config, log);
+  static async start(config: NodeConfig, log: Logger, options: StorageServerOptions = {}): Promise<StorageServer> {
+    const server = new StorageServer(config, log, options);
     await server.listen();
     return server;
   }
@@ -125,6 +147,9 @@ export class StorageServer implements ServerApi, ConnectionHost {
       readiness: () => this.readiness(),
       nodeState: () => this.nodeState(),
       log: this.log,
+      ...(this.config.cluster === null
+        ? {}
+        : { cluster: { token: this.config.cluster.token, node: () => this.clusterNode } }),
     });
     await new Promise<void>((resolve, reject) => {
       const adminServer = app.listen(this.config.adminPort, this.config.adminBind, () => resolve());
@@ -132,6 +157,7 @@ export class StorageServer implements ServerApi, ConnectionHost {
       this.adminServer = adminServer;
     });
     this.adminPort = (this.adminServer!.address() as AddressInfo).port;
+    if (this.config.cluster !== null) await this.joinCluster(this.config.cluster);
     this.scheduleActiveExpiry();
     this.log.info(
       {
@@ -147,9 +173,52 @@ export class StorageServer implements ServerApi, ConnectionHost {
     );
   }
 
+  /** Cluster mode: resolves this node's persisted id and joins through the ClusterMap store. */
+  private async joinCluster(cluster: ClusterConfig): Promise<void> {
+    const stored = this.engine.getMeta(NODE_ID_META)?.toString('utf8');
+    if (stored !== undefined && cluster.nodeId !== null && stored !== cluster.nodeId) {
+      throw new ConfigError(
+        `data directory ${this.config.dataDir} belongs to node '${stored}', not '${cluster.nodeId}': start it with --node-id ${stored}, or use an empty data directory`,
+      );
+    }
+    const nodeId = stored ?? cluster.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
+    if (stored === undefined) this.engine.putMeta(NODE_ID_META, Buffer.from(nodeId, 'utf8'));
+    const node = await ClusterNode.start({
+      nodeId,
+      storeUrl: cluster.storeUrl,
+      token: cluster.token,
+      clusterId: cluster.clusterId,
+      address: {
+        host: cluster.advertiseHost,
+        port: this.tcpPort,
+        peerPort: cluster.peerPort,
+        adminPort: this.adminPort,
+        ...(cluster.zone === null ? {} : { zone: cluster.zone }),
+      },
+      peerBind: cluster.peerBind,
+      engine: this.engine,
+      log: this.log.child({ component: 'cluster' }),
+    });
+    node.onCommit(() => this.releaseWaiting());
+    node.onLeadershipLost((partition) => {
+      // Replies owed for writes of a partition this node no longer leads will never be confirmed:
+      // close those connections so their clients see an error, not a hang or a false +OK.
+      for (const connection of [...this.connections.values()]) {
+        if (connection.waitsOnPartition(partition)) connection.close('error');
+      }
+    });
+    this.clusterNode = node;
+    this.cluster = node;
+  }
+
   private accept(socket: Socket): void {
     if (this.shuttingDown) {
       socket.destroy();
+      return;
+    }
+    if (this.clusterMode && this.cluster === null) {
+      socket.on('error', () => socket.destroy());
+      socket.end(CLUSTER_JOINING_ERROR);
       return;
     }
     this.sockets.add(socket);
@@ -271,7 +340,7 @@ export class StorageServer implements ServerApi, ConnectionHost {
       ['proto-max-bulk-len', String(limits.bulkBytesMax)],
       ['client-query-buffer-limit', String(limits.queryBufferBytesMax)],
       ['client-output-buffer-limit', `normal ${limits.outputBufferBytesMax} 0 0 slave 0 0 0 pubsub 0 0 0`],
-      ['cluster-enabled', 'no'],
+      ['cluster-enabled', this.cluster === null ? 'no' : 'yes'],
       ['hz', '10'],
       ['notify-keyspace-events', ''],
       ['slowlog-log-slower-than', '-1'],
@@ -333,6 +402,7 @@ export class StorageServer implements ServerApi, ConnectionHost {
         engine: this.engine,
         stats: this.stats,
         statistics: this.statistics,
+        clusterEnabled: this.cluster !== null,
       },
       section,
       nowMs,
@@ -360,6 +430,8 @@ export class StorageServer implements ServerApi, ConnectionHost {
   private readiness(): { ready: boolean; reason: string } {
     if (this.shuttingDown) return { ready: false, reason: 'shutting down' };
     if (this.tcpServer === null || !this.tcpServer.listening) return { ready: false, reason: 'not listening' };
+    if (this.clusterMode && this.cluster === null) return { ready: false, reason: 'joining the cluster' };
+    if (this.clusterNode?.diverged != null) return { ready: false, reason: this.clusterNode.diverged };
     return { ready: true, reason: 'ready' };
   }
 
@@ -368,7 +440,7 @@ export class StorageServer implements ServerApi, ConnectionHost {
     return {
       version: BALLAST_VERSION,
       redisVersion: this.version,
-      mode: 'standalone',
+      mode: this.cluster === null ? 'standalone' : 'cluster',
       state: this.shuttingDown ? 'SHUTTING_DOWN' : 'SERVING',
       port: this.tcpPort,
       adminPort: this.adminPort,
@@ -422,6 +494,7 @@ export class StorageServer implements ServerApi, ConnectionHost {
         this.adminServer.close(() => resolve());
       }
     });
+    await this.clusterNode?.stop();
     await this.engine.close();
     this.log.info('shutdown complete');
   }

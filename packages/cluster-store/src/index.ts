@@ -1,0 +1,7 @@
+export * from './store.js';
+export * from './errors.js';
+export * from './limits.js';
+export { startEmbeddedStore, type EmbeddedStoreOptions, type EmbeddedStoreServer } from './embedded-server.js';
+export { MapHistory, PresenceTable, type StoredVersion } from './embedded-state.js';
+export { EmbeddedClusterMapStore } from './embedded-store.js';
+export { EtcdClusterMapStore } from './etcd-store.js';

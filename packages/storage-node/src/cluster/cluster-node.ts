@@ -1,0 +1,586 @@
+/**
+ * A storage node's cluster membership: the edge around the pure ReplicationCore. It reads and
+ * watches the ClusterMap and node presence in the store, proposes map changes by compare-and-swap,
+ * runs peer links, applies replicated entries and snapshots to the engine, detects diverged
+ * history, full restarts and auto-activation, and implements the ClusterView the Redis-protocol
+ * layer routes by.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  activate,
+  applyProposals,
+  createMap,
+  historyRelation,
+  MapTransitionError,
+  markFullRestart,
+  registerNode,
+  ReplicationCore,
+  setState,
+  slotRangeOfPartition,
+  type ActivationRecord,
+  type ClusterMap,
+  type ClusterState,
+  type LocalLog,
+  type LogEntry,
+  type NodeAddress,
+  type PeerMessage,
+  type Proposal,
+  type ReplicationConfig,
+  type WriteSynchronization,
+} from '@ballast/cluster';
+import { openStore, type ClusterMapStore, type NodeRegistration, type PresenceHandle } from '@ballast/cluster-store';
+import type { Logger } from 'pino';
+import { entryBytes, type Engine, type PartitionSnapshot, type ReplicatedEntry } from '../engine/engine.js';
+import type { Access, ClusterView, Route } from './cluster-view.js';
+import { PeerLinks } from './peer-links.js';
+import { routeByMap } from './routing.js';
+
+export interface ClusterNodeOptions {
+  nodeId: string;
+  storeUrl: string;
+  token: string;
+  /** Cluster id used when this node creates the map (first node of a new cluster). */
+  clusterId: string;
+  address: NodeAddress;
+  peerBind: string;
+  engine: Engine;
+  log: Logger;
+  replication?: Partial<ReplicationConfig>;
+  presenceTtlMs?: number;
+}
+
+/** How long after start a node waits for another baseline node before it declares a full restart. */
+const FULL_RESTART_DETECT_MS = 5000;
+const TICK_MS = 50;
+const CAS_ATTEMPTS_MAX = 8;
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+const HISTORY_META = 'activation-history';
+
+/** Wire messages between nodes (besides the core's own messages). */
+type WireMessage =
+  | { k: 'c'; m: PeerMessage }
+  | { k: 'sb'; p: number; term: number; seq: number; lastTerm: number; epochs: Array<{ term: number; startSeq: number }> }
+  | { k: 'sc'; p: number; term: number; records: Array<[Buffer, Buffer]> }
+  | { k: 'se'; p: number; term: number };
+
+export class ClusterError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus = 409,
+  ) {
+    super(message);
+    this.name = 'ClusterError';
+  }
+}
+
+export class ClusterNode implements ClusterView {
+  readonly nodeId: string;
+  readonly redisNodeId: string;
+  readonly address: NodeAddress;
+  readonly core: ReplicationCore;
+  private readonly store: ClusterMapStore;
+  private readonly links: PeerLinks;
+  private readonly engine: Engine;
+  private readonly log: Logger;
+  private mapValue: ClusterMap | null = null;
+  private readonly online = new Map<string, NodeRegistration>();
+  private presence: PresenceHandle | null = null;
+  private stopWatch: (() => void) | null = null;
+  private stopOnlineWatch: (() => void) | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private readonly startedMs = performance.now();
+  private sawOtherBaselineNode = false;
+  /** Set when this node's activation history conflicts with the cluster's: it then serves nothing. */
+  diverged: string | null = null;
+  private readonly proposalQueue: Proposal[] = [];
+  private casRunning = false;
+  private readonly appendedPartitions = new Set<number>();
+  private readonly durablePartitions = new Set<number>();
+  private drainScheduled = false;
+  private readonly incomingSnapshots = new Map<string, PartitionSnapshot & { term: number }>();
+  private readonly leading = new Set<number>();
+  private readonly commitListeners: Array<() => void> = [];
+  private readonly leadershipLostListeners: Array<(partition: number) => void> = [];
+  private stopped = false;
+  readonly stats = { casConflicts: 0, casApplied: 0, proposalsRejected: 0, snapshotsSent: 0, snapshotsReceived: 0, failoversWon: 0 };
+
+  private constructor(private readonly options: ClusterNodeOptions) {
+    this.nodeId = options.nodeId;
+    this.redisNodeId = redisIdOf(options.nodeId);
+    this.address = { ...options.address };
+    this.engine = options.engine;
+    this.log = options.log;
+    this.store = openStore(options.storeUrl, { token: options.token });
+    const engine = this.engine;
+    const localLog: LocalLog = {
+      lastSeq: (partition) => engine.lastSeq(partition),
+      lastTerm: (partition) => engine.lastTerm(partition),
+      durableSeq: (partition) => engine.durableSeq(partition),
+      epochs: (partition) => engine.epochs(partition),
+      read: (partition, fromSeq, maxEntries, maxBytes) => {
+        const entries = engine.readLog(partition, fromSeq, maxEntries, maxBytes);
+        return entries === null ? null : entries.map(toLogEntry);
+      },
+    };
+    this.core = new ReplicationCore(options.nodeId, localLog, options.replication);
+    this.links = new PeerLinks({
+      nodeId: options.nodeId,
+      clusterId: options.clusterId,
+      token: options.token,
+      bind: options.peerBind,
+      port: options.address.peerPort,
+      resolve: (peer) => {
+        const address = this.online.get(peer)?.address ?? this.mapValue?.nodes[peer];
+        return address === undefined ? null : { host: address.host, peerPort: address.peerPort };
+      },
+      onMessage: (from, message) => this.onWire(from, message as WireMessage),
+      onConnected: (peer) => {
+        this.core.onPeerConnected(peer, performance.now());
+        this.drain();
+      },
+      onDisconnected: (peer) => {
+        this.core.onPeerDisconnected(peer, performance.now());
+        for (const key of [...this.incomingSnapshots.keys()]) if (key.startsWith(`${peer}/`)) this.incomingSnapshots.delete(key);
+        this.drain();
+      },
+      log: options.log,
+    });
+    engine.setReplication({
+      leads: (partition) => this.core.isPrimary(partition),
+      termFor: (partition) => this.core.writeTerm(partition),
+      committedSeq: (partition) => (this.core.isPrimary(partition) ? this.core.committedSeq(partition) : Infinity),
+      onAppend: (partition) => {
+        this.appendedPartitions.add(partition);
+        this.scheduleDrain();
+      },
+      onDurable: (partition) => {
+        this.durablePartitions.add(partition);
+        this.scheduleDrain();
+      },
+    });
+  }
+
+  /** Joins the cluster: reads the map (creating it for a new cluster), registers, connects. */
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const node = new ClusterNode(options);
+    await node.join();
+    return node;
+  }
+
+  private async join(): Promise<void> {
+    await this.links.start();
+    if (this.address.peerPort === 0) this.address.peerPort = this.links.port;
+    let map = await this.store.read();
+    if (map === null) {
+      const created: ClusterMap = { ...createMap(this.options.clusterId), version: 1 };
+      const result = await this.store.compareAndSwap(0, created);
+      map = result.ok ? created : result.current;
+      if (map === null) throw new ClusterError('STORE', 'the cluster store lost the map it just reported');
+      if (result.ok) this.log.info({ clusterId: created.clusterId }, 'created the cluster map');
+    }
+    this.presence = await this.store.register(
+      { nodeId: this.nodeId, address: this.address, startedAtMs: Date.now(), incarnation: randomBytes(8).toString('hex') },
+      this.options.presenceTtlMs ?? 3000,
+    );
+    this.onOnline(await this.store.onlineNodes());
+    this.onMap(map);
+    this.stopWatch = this.store.watch(
+      (next) => this.onMap(next),
+      (error) => this.log.warn({ err: error.message }, 'cluster map watch error'),
+    );
+    this.stopOnlineWatch = this.store.watchOnline(
+      (nodes) => this.onOnline(nodes),
+      (error) => this.log.warn({ err: error.message }, 'presence watch error'),
+    );
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.tickTimer.unref();
+    this.log.info({ nodeId: this.nodeId, redisNodeId: this.redisNodeId, peerPort: this.links.port, mapVersion: map.version }, 'joined the cluster');
+  }
+
+  // --- ClusterView ------------------------------------------------------------------------------
+
+  map(): ClusterMap | null {
+    return this.mapValue;
+  }
+
+  isOnline(nodeId: string): boolean {
+    return nodeId === this.nodeId || this.online.has(nodeId);
+  }
+
+  redisIdOf(nodeId: string): string {
+    return redisIdOf(nodeId);
+  }
+
+  route(slot: number, access: Access, readonlyConnection: boolean): Route {
+    if (this.diverged !== null) return { kind: 'error', code: 'CLUSTERDOWN', message: this.diverged };
+    const byMap = routeByMap(this.mapValue, this.nodeId, slot, access, readonlyConnection);
+    if (byMap.kind !== 'local') return byMap;
+    const assignment = this.mapValue!.partitions[byMap.partition]!;
+    if (assignment.primary !== this.nodeId) return byMap; // a READONLY read on a backup
+    const decision = this.core.canServe(byMap.partition, access, performance.now());
+    if (decision.ok) return byMap;
+    const { first, last } = slotRangeOfPartition(byMap.partition, this.mapValue!.partitionCount);
+    return {
+      kind: 'error',
+      code: 'TRYAGAIN',
+      message: `Partition ${byMap.partition} (slots ${first}-${last}) is not ready on its primary (${decision.reason}); retry`,
+    };
+  }
+
+  // --- For the server ---------------------------------------------------------------------------
+
+  /** Called after replication commits advance (replies waiting on them may be released). */
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
+
+  /** Called when this node stops leading a partition (replies waiting on it will never be released). */
+  onLeadershipLost(listener: (partition: number) => void): void {
+    this.leadershipLostListeners.push(listener);
+  }
+
+  /** WAIT / WAITALL: replicas that hold `seq` of `partition`, and how many replicas there are. */
+  acknowledgements(partition: number, seq: number): { acknowledged: number; required: number } {
+    return this.core.acknowledgements(partition, seq);
+  }
+
+  onlineNodeIds(): string[] {
+    return [this.nodeId, ...[...this.online.keys()].filter((id) => id !== this.nodeId)];
+  }
+
+  /** Activation (first, or after a deactivation). Any node answers; the map records the result. */
+  async activate(options: { partitions?: number; backups?: number; writeSynchronization?: WriteSynchronization }): Promise<ClusterMap> {
+    return this.changeMap((map) => {
+      const onlineNodes: Record<string, NodeAddress> = { [this.nodeId]: this.address };
+      for (const [id, registration] of this.online) onlineNodes[id] = registration.address;
+      return activate(map, {
+        onlineNodes,
+        ...(options.partitions === undefined ? {} : { partitionCount: options.partitions }),
+        ...(options.backups === undefined ? {} : { backups: options.backups }),
+        ...(options.writeSynchronization === undefined ? {} : { writeSynchronization: options.writeSynchronization }),
+      });
+    });
+  }
+
+  async setState(state: ClusterState): Promise<ClusterMap> {
+    return this.changeMap((map) => setState(map, state));
+  }
+
+  /** A summary for GET /v1/cluster. */
+  summary(): Record<string, unknown> {
+    const map = this.mapValue;
+    const partitions = map?.partitions ?? [];
+    const underReplicated = partitions.filter((assignment) => !assignment.lost && assignment.isr.length < assignment.replicas.length);
+    const lost = partitions.flatMap((assignment, partition) => (assignment.lost ? [partition] : []));
+    return {
+      clusterId: map?.clusterId ?? null,
+      state: map?.state ?? null,
+      mapVersion: map?.version ?? 0,
+      autoActivatePending: map?.autoActivatePending ?? false,
+      writeSynchronization: map?.writeSynchronization ?? null,
+      partitionCount: map?.partitionCount ?? 0,
+      backups: map?.backups ?? 0,
+      baseline: map?.baseline ?? [],
+      onlineNodes: this.onlineNodeIds().sort(),
+      thisNode: { nodeId: this.nodeId, redisNodeId: this.redisNodeId, diverged: this.diverged, leading: [...this.leading].sort((a, b) => a - b) },
+      partitions: {
+        total: partitions.length,
+        underReplicated: underReplicated.length,
+        lost: lost.length,
+        lostPartitions: lost,
+        withoutOnlinePrimary: partitions.filter((assignment) => assignment.primary !== null && !this.isOnline(assignment.primary)).length,
+      },
+      history: map?.history ?? [],
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    this.stopWatch?.();
+    this.stopOnlineWatch?.();
+    await this.presence?.close().catch(() => undefined);
+    await this.links.close();
+    await this.store.close();
+  }
+
+  // --- Map and presence ---------------------------------------------------------------------------
+
+  private onMap(map: ClusterMap): void {
+    if (this.stopped || (this.mapValue !== null && map.version <= this.mapValue.version)) return;
+    const relation = historyRelation(this.localHistory(), map.history);
+    if (relation === 'diverged' || relation === 'ahead') {
+      if (this.diverged === null) {
+        this.diverged =
+          `This node's activation history ${relation === 'ahead' ? 'is ahead of' : 'diverged from'} cluster ${map.clusterId}'s: ` +
+          `it was activated in another cluster. It serves nothing; wipe its data directory to join this cluster.`;
+        this.log.error({ relation, local: this.localHistory().length, cluster: map.history.length }, 'activation history mismatch: refusing to join');
+      }
+      this.mapValue = map;
+      return;
+    }
+    if (relation === 'behind') this.engine.putMeta(HISTORY_META, Buffer.from(JSON.stringify(map.history)));
+    this.mapValue = map;
+    this.links.setPeers(Object.keys(map.nodes));
+    this.core.onMap(map, performance.now());
+    if (map.nodes[this.nodeId] !== undefined && !sameAddress(map.nodes[this.nodeId]!, this.address)) {
+      void this.changeMap((current) => registerNode(current, this.nodeId, this.address)).catch((error: unknown) =>
+        this.log.warn({ err: (error as Error).message }, 'could not update this node\'s address in the map'),
+      );
+    }
+    this.drain();
+  }
+
+  private onOnline(registrations: NodeRegistration[]): void {
+    this.online.clear();
+    for (const registration of registrations) this.online.set(registration.nodeId, registration);
+    this.core.onOnlineNodes(this.onlineNodeIds(), performance.now());
+    const map = this.mapValue;
+    if (map !== null) {
+      this.links.setPeers(new Set([...Object.keys(map.nodes), ...this.online.keys()]));
+      if (map.baseline.some((id) => id !== this.nodeId && this.online.has(id))) this.sawOtherBaselineNode = true;
+    }
+    this.drain();
+  }
+
+  private localHistory(): ActivationRecord[] {
+    const stored = this.engine.getMeta(HISTORY_META);
+    return stored === undefined ? [] : (JSON.parse(stored.toString('utf8')) as ActivationRecord[]);
+  }
+
+  /** Full-restart detection and auto-activation (Ignite semantics). */
+  private checkActivation(): void {
+    const map = this.mapValue;
+    if (map === null || this.diverged !== null || map.partitions.length === 0) return;
+    if (map.state !== 'INACTIVE' && map.baseline.includes(this.nodeId) && !this.sawOtherBaselineNode) {
+      const others = map.baseline.filter((id) => id !== this.nodeId);
+      if (others.length === 0 || performance.now() - this.startedMs >= FULL_RESTART_DETECT_MS) {
+        this.sawOtherBaselineNode = true; // decide once
+        if (others.every((id) => !this.online.has(id))) {
+          this.log.warn({ baseline: map.baseline }, 'no other baseline node is online: full restart; waiting for all of them');
+          void this.changeMap((current) => (current.state === 'INACTIVE' ? current : markFullRestart(current))).catch(() => undefined);
+        }
+      }
+    }
+    if (map.state === 'INACTIVE' && map.autoActivatePending && map.baseline.every((id) => this.isOnline(id))) {
+      this.log.info({ baseline: map.baseline }, 'every baseline node is back: activating');
+      void this.activate({}).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'auto-activation failed'));
+    }
+  }
+
+  /** Applies `change` to the newest map and stores it by CAS, retrying on conflicts. */
+  private async changeMap(change: (map: ClusterMap) => ClusterMap): Promise<ClusterMap> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS_MAX; attempt++) {
+      const current = (await this.store.read()) ?? this.mapValue;
+      if (current === null) throw new ClusterError('NO_MAP', 'the cluster store holds no map yet', 503);
+      let next: ClusterMap;
+      try {
+        next = change(current);
+      } catch (error) {
+        if (error instanceof MapTransitionError) throw new ClusterError(error.code, error.message, 409);
+        throw error;
+      }
+      if (next === current) return current;
+      const stored = { ...next, version: current.version + 1 };
+      const result = await this.store.compareAndSwap(current.version, stored);
+      if (result.ok) {
+        this.onMap(stored);
+        return stored;
+      }
+      this.stats.casConflicts++;
+    }
+    throw new ClusterError('CAS_CONFLICT', `the map kept changing; gave up after ${CAS_ATTEMPTS_MAX} attempts`, 503);
+  }
+
+  // --- Core plumbing ----------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.core.tick(performance.now());
+    this.drain();
+    this.checkActivation();
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      const now = performance.now();
+      for (const partition of this.appendedPartitions) this.core.onLocalAppend(partition, now);
+      this.appendedPartitions.clear();
+      for (const partition of this.durablePartitions) this.core.onLocalDurable(partition, now);
+      this.durablePartitions.clear();
+      this.drain();
+    });
+  }
+
+  /** Carries out what the core asked for. */
+  private drain(): void {
+    if (this.stopped || this.diverged !== null) return;
+    const out = this.core.take();
+    for (const { to, message } of out.messages) this.links.send(to, { k: 'c', m: message } satisfies WireMessage);
+    for (const { partition, entries } of out.apply) this.engine.applyReplicated(partition, entries);
+    if (out.proposals.length > 0) {
+      this.proposalQueue.push(...out.proposals);
+      void this.runProposals();
+    }
+    for (const snapshot of out.snapshots) this.sendSnapshot(snapshot.partition, snapshot.to, snapshot.term);
+    if (out.committed.length > 0) {
+      for (const { partition, committedSeq } of out.committed) this.engine.onCommitted(partition, committedSeq);
+      for (const listener of this.commitListeners) listener();
+    }
+    this.updateLeadership();
+  }
+
+  private updateLeadership(): void {
+    const partitionCount = this.mapValue?.partitions.length ?? 0;
+    for (let partition = 0; partition < partitionCount; partition++) {
+      const leads = this.core.isPrimary(partition);
+      if (leads && !this.leading.has(partition)) {
+        this.leading.add(partition);
+        this.stats.failoversWon++;
+        this.log.info({ partition, term: this.core.writeTerm(partition) }, 'leading partition');
+      } else if (!leads && this.leading.has(partition)) {
+        this.leading.delete(partition);
+        this.engine.releaseHeld(partition);
+        this.log.info({ partition }, 'no longer leading partition');
+        for (const listener of this.leadershipLostListeners) listener(partition);
+      }
+    }
+  }
+
+  /** One CAS at a time carries every queued proposal. */
+  private async runProposals(): Promise<void> {
+    if (this.casRunning || this.proposalQueue.length === 0) return;
+    this.casRunning = true;
+    try {
+      while (this.proposalQueue.length > 0 && !this.stopped) {
+        const proposals = this.proposalQueue.splice(0);
+        const current = (await this.store.read()) ?? this.mapValue;
+        if (current === null) break;
+        const { next, applied, rejected } = applyProposals(current, proposals);
+        let ok = next === null;
+        if (next !== null) {
+          const result = await this.store.compareAndSwap(current.version, next);
+          ok = result.ok;
+          if (ok) {
+            this.stats.casApplied++;
+            this.onMap(next);
+          } else {
+            this.stats.casConflicts++;
+            if (!result.ok && result.current !== null) this.onMap(result.current);
+            this.proposalQueue.unshift(...proposals);
+            continue;
+          }
+        }
+        const now = performance.now();
+        for (const proposal of applied) this.core.onProposalResult(proposal, 'applied', now);
+        for (const { proposal, error } of rejected) {
+          this.stats.proposalsRejected++;
+          this.log.debug({ proposal, reason: error.message }, 'proposal rejected');
+          this.core.onProposalResult(proposal, 'rejected', now);
+        }
+        this.drain();
+      }
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'map change failed; the core proposes again');
+    } finally {
+      this.casRunning = false;
+    }
+  }
+
+  // --- Snapshots --------------------------------------------------------------------------------
+
+  private sendSnapshot(partition: number, to: string, term: number): void {
+    if (!this.links.isConnected(to)) {
+      this.core.onSnapshotFailed(partition, to, performance.now());
+      return;
+    }
+    const snapshot = this.engine.readSnapshot(partition);
+    this.stats.snapshotsSent++;
+    this.log.info({ partition, to, seq: snapshot.seq, records: snapshot.records.length }, 'sending a partition snapshot');
+    this.links.send(to, { k: 'sb', p: partition, term, seq: snapshot.seq, lastTerm: snapshot.lastTerm, epochs: snapshot.epochs } satisfies WireMessage);
+    let chunk: Array<[Buffer, Buffer]> = [];
+    let bytes = 0;
+    for (const record of snapshot.records) {
+      chunk.push(record);
+      bytes += record[0].length + record[1].length;
+      if (bytes >= SNAPSHOT_CHUNK_BYTES) {
+        this.links.send(to, { k: 'sc', p: partition, term, records: chunk } satisfies WireMessage);
+        chunk = [];
+        bytes = 0;
+      }
+    }
+    if (chunk.length > 0) this.links.send(to, { k: 'sc', p: partition, term, records: chunk } satisfies WireMessage);
+    this.links.send(to, { k: 'se', p: partition, term } satisfies WireMessage);
+  }
+
+  private onWire(from: string, message: WireMessage): void {
+    if (this.stopped || this.diverged !== null || typeof message !== 'object' || message === null) return;
+    switch (message.k) {
+      case 'c':
+        this.core.onMessage(from, message.m, performance.now());
+        break;
+      case 'sb':
+        this.incomingSnapshots.set(`${from}/${message.p}`, {
+          partition: message.p,
+          term: message.term,
+          seq: message.seq,
+          lastTerm: message.lastTerm,
+          epochs: message.epochs,
+          records: [],
+        });
+        break;
+      case 'sc': {
+        const snapshot = this.incomingSnapshots.get(`${from}/${message.p}`);
+        if (snapshot !== undefined) for (const [key, value] of message.records) snapshot.records.push([Buffer.from(key), Buffer.from(value)]);
+        break;
+      }
+      case 'se': {
+        const key = `${from}/${message.p}`;
+        const snapshot = this.incomingSnapshots.get(key);
+        this.incomingSnapshots.delete(key);
+        if (snapshot !== undefined) this.installSnapshot(from, snapshot);
+        break;
+      }
+    }
+    this.drain();
+  }
+
+  private installSnapshot(from: string, snapshot: PartitionSnapshot & { term: number }): void {
+    this.stats.snapshotsReceived++;
+    this.log.info({ partition: snapshot.partition, from, seq: snapshot.seq, records: snapshot.records.length }, 'installing a partition snapshot');
+    const batchId = this.engine.replacePartition(snapshot);
+    const done = (): void => {
+      this.core.onSnapshotInstalled(snapshot.partition, from, snapshot.term, snapshot.seq, snapshot.lastTerm, performance.now());
+      this.drain();
+    };
+    if (this.engine.acknowledgedBatchId >= batchId) done();
+    else this.waitForBatch(batchId, done);
+  }
+
+  private waitForBatch(batchId: number, done: () => void): void {
+    const check = (): void => {
+      if (this.stopped) return;
+      if (this.engine.acknowledgedBatchId >= batchId) done();
+      else setTimeout(check, 2);
+    };
+    check();
+  }
+}
+
+function toLogEntry(entry: ReplicatedEntry): LogEntry {
+  return { seq: entry.seq, term: entry.term, bytes: entryBytes(entry), payload: entry.payload };
+}
+
+/** The 40-hex-character node id Redis clients see: sha1 of the Ballast node id. */
+export function redisIdOf(nodeId: string): string {
+  return createHash('sha1').update(nodeId).digest('hex');
+}
+
+function sameAddress(a: NodeAddress, b: NodeAddress): boolean {
+  return a.host === b.host && a.port === b.port && a.peerPort === b.peerPort && a.adminPort === b.adminPort && (a.zone ?? '') === (b.zone ?? '');
+}
