@@ -3,3 +3,4 @@ export * from './resp-client.js';
 export * from './random.js';
 export * from './etcd.js';
 export * from './tcp-proxy.js';
+export * from './cluster.js';

@@ -111,7 +111,8 @@ export class ClusterNode implements ClusterView {
     this.address = { ...options.address };
     this.engine = options.engine;
     this.log = options.log;
-    this.store = openStore(options.storeUrl, { token: options.token });
+    // The cluster token authenticates peers and the embedded store; etcd has its own access control.
+    this.store = openStore(options.storeUrl, options.storeUrl.startsWith('etcd://') ? {} : { token: options.token });
     const engine = this.engine;
     const localLog: LocalLog = {
       lastSeq: (partition) => engine.lastSeq(partition),
