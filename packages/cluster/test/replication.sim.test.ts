@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Simulation } from './support/simulation.js';
 
-const SEEDS = Number(process.env.BALLAST_SIM_SEEDS ?? 200);
+const SEEDS = Number(process.env.BALLAST_SIM_SEEDS ?? 1000);
 const FIRST_SEED = Number(process.env.BALLAST_SIM_SEED ?? 1);
 const ONLY_ONE = process.env.BALLAST_SIM_SEED !== undefined;
 

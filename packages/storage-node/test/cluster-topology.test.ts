@@ -5,7 +5,7 @@
 // - CLUSTER SHARDS: Redis 7's map shape, health online / loading / fail, replication-offset 0;
 // - CLUSTER NODES: Redis's text line format, `myself`, `fail`/`disconnected`, ranges a node is primary for;
 // - CLUSTER INFO: Redis's fields and cluster_state (ok only when every partition is served by an
-//   online primary in an ACTIVE cluster), plus ballast_* fields;
+//   online primary in an ACTIVE or ACTIVE_READ_ONLY cluster), plus ballast_* fields;
 // - routing: slot of a command from its key positions, CROSSSLOT, MOVED to the primary, CLUSTERDOWN
 //   for lost / unowned partitions and an inactive cluster, READONLY reads served by in-sync backups only,
 //   EXEC routed over its whole queue with write access when any queued command writes.
@@ -288,11 +288,11 @@ describe('CLUSTER INFO', () => {
     });
   });
 
-  it('is ok only when ACTIVE and every partition has an online primary', () => {
+  it('is ok only when ACTIVE (or ACTIVE_READ_ONLY, which serves reads) and every partition has an online primary', () => {
     const healthy = buildMap({ nodes: NODES, partitionCount: 16, backups: 1 });
     expect(fields(new FakeClusterView('a', healthy)).cluster_state).toBe('ok');
     expect(fields(new FakeClusterView('a', healthy, { offline: ['b'] })).cluster_state).toBe('fail');
-    expect(fields(new FakeClusterView('a', { ...healthy, state: 'ACTIVE_READ_ONLY' })).cluster_state).toBe('fail');
+    expect(fields(new FakeClusterView('a', { ...healthy, state: 'ACTIVE_READ_ONLY' })).cluster_state).toBe('ok');
     expect(fields(new FakeClusterView('a', { ...healthy, state: 'INACTIVE' })).cluster_state).toBe('fail');
     expect(fields(new FakeClusterView('a', null))).toMatchObject({ cluster_state: 'fail', cluster_known_nodes: 1, ballast_state: 'NO_MAP' });
   });

@@ -1,15 +1,16 @@
 /**
  * A real etcd (Debian package `etcd-server`, binary `etcd`) for tests: one member on free loopback
- * ports, data in a temporary directory, stopped by pid. It can be killed and started again on the
- * same ports and data directory, to test clients across an etcd restart.
+ * ports (its client port optionally on more addresses), data in a temporary directory, stopped by
+ * pid. It can be killed and started again on the same ports and data directory, to test clients
+ * across an etcd restart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort, removeDirectory, temporaryDirectory } from './processes.js';
 
 export interface EtcdProcess {
-  /** Client URL, e.g. http://127.0.0.1:41234. */
+  /** Client URL on the first client host, e.g. http://127.0.0.1:41234. */
   readonly clientUrl: string;
-  /** host:port of the client endpoint (for etcd://host:port/prefix URLs). */
+  /** host:port of the client endpoint on the first client host (for etcd://host:port/prefix URLs). */
   readonly endpoint: string;
   readonly clientPort: number;
   readonly peerPort: number;
@@ -30,6 +31,11 @@ export interface EtcdOptions {
   /** Binary (default `etcd` on PATH; Debian installs /usr/bin/etcd). */
   binary?: string;
   readyTimeoutMs?: number;
+  /**
+   * Addresses the client port listens on (default ['127.0.0.1']); the first is the one this harness
+   * talks to. Add e.g. a bridge address so processes in network namespaces reach etcd too.
+   */
+  clientHosts?: string[];
 }
 
 const OUTPUT_BYTES_MAX = 64 * 1024;
@@ -44,6 +50,8 @@ interface Running {
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess> {
   const binary = options.binary ?? 'etcd';
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const clientHosts = options.clientHosts ?? ['127.0.0.1'];
+  const firstHost = clientHosts[0] ?? '127.0.0.1';
   const dataDir = temporaryDirectory('ballast-etcd-');
   let output = '';
   const append = (chunk: Buffer): void => {
@@ -52,7 +60,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
   };
 
   const launch = (clientPort: number, peerPort: number): Running => {
-    const clientUrl = `http://127.0.0.1:${clientPort}`;
+    const clientUrls = clientHosts.map((host) => `http://${host}:${clientPort}`).join(',');
     const peerUrl = `http://127.0.0.1:${peerPort}`;
     const child = spawn(
       binary,
@@ -62,9 +70,9 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
         '--data-dir',
         dataDir,
         '--listen-client-urls',
-        clientUrl,
+        clientUrls,
         '--advertise-client-urls',
-        clientUrl,
+        clientUrls,
         '--listen-peer-urls',
         peerUrl,
         '--initial-advertise-peer-urls',
@@ -93,7 +101,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
     while (Date.now() < deadline) {
       if (running.child.exitCode !== null || running.child.signalCode !== null) return false;
       try {
-        const response = await fetch(`http://127.0.0.1:${clientPort}/health`, { signal: AbortSignal.timeout(2_000) });
+        const response = await fetch(`http://${firstHost}:${clientPort}/health`, { signal: AbortSignal.timeout(2_000) });
         const body = (await response.json()) as { health?: unknown };
         if (body.health === 'true' || body.health === true) return true;
       } catch {
@@ -127,8 +135,8 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
     await current.exited;
   };
   return {
-    clientUrl: `http://127.0.0.1:${clientPort}`,
-    endpoint: `127.0.0.1:${clientPort}`,
+    clientUrl: `http://${firstHost}:${clientPort}`,
+    endpoint: `${firstHost}:${clientPort}`,
     clientPort,
     peerPort,
     dataDir,

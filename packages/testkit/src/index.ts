@@ -4,3 +4,4 @@ export * from './random.js';
 export * from './etcd.js';
 export * from './tcp-proxy.js';
 export * from './cluster.js';
+export * from './netns.js';

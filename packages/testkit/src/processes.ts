@@ -41,6 +41,11 @@ export interface NodeProcessOptions {
   port?: number;
   adminPort?: number;
   readyTimeoutMs?: number;
+  /**
+   * A command that runs the node, e.g. ['ip', 'netns', 'exec', 'ns-a'] to start it inside a network
+   * namespace. It must exec (not fork) the node, so `pid` is the node's own pid.
+   */
+  launcher?: string[];
 }
 
 export interface NodeProcess {
@@ -63,6 +68,8 @@ export interface NodeProcess {
 export async function startNode(options: NodeProcessOptions = {}): Promise<NodeProcess> {
   const dataDir = options.dataDir ?? temporaryDirectory('ballast-node-');
   const args = [
+    // Flags for Node itself, e.g. BALLAST_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile.
+    ...(process.env.BALLAST_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== ''),
     NODE_MAIN,
     '--port',
     String(options.port ?? 0),
@@ -74,7 +81,8 @@ export async function startNode(options: NodeProcessOptions = {}): Promise<NodeP
     options.durability ?? 'sync',
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, args, {
+  const launcher = options.launcher ?? [];
+  const child = spawn(launcher[0] ?? process.execPath, launcher.length === 0 ? args : [...launcher.slice(1), process.execPath, ...args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -98,6 +98,8 @@ export class ReplicationCore {
   /** Terms this process created for itself (by promote or restore), per partition. */
   private readonly ownedTerms = new Map<number, number>();
   private out: Outputs = emptyOutputs();
+  /** Incremented whenever this node starts or stops leading a partition (cheap change detection). */
+  leadershipVersion = 0;
   private nextBeaconId = 1;
   private readonly beaconsSent = new Map<number, number>();
   private lastBeaconMs = -Infinity;
@@ -372,7 +374,11 @@ export class ReplicationCore {
         if (assignment.term > expected) runtime.takeover = null;
       }
     }
-    const leads = assignment.primary === this.nodeId && !assignment.lost;
+    // A map version older than a term already heard of (from a peer, before the watch caught up)
+    // names a primary that is no longer one: leading at its term again would serve without the
+    // ISR members that a later version added, and propose a takeover doomed to fail.
+    const superseded = assignment.term < runtime.knownTerm;
+    const leads = assignment.primary === this.nodeId && !assignment.lost && !superseded;
     if (leads && this.ownedTerms.get(runtime.partition) === assignment.term) {
       if (runtime.leader === null || runtime.leader.term !== assignment.term) this.becomeLeader(runtime, nowMs);
       else this.refreshLeaderPeers(runtime, nowMs);
@@ -394,6 +400,7 @@ export class ReplicationCore {
   }
 
   private becomeLeader(runtime: PartitionRuntime, nowMs: number): void {
+    this.leadershipVersion++;
     const assignment = runtime.assignment!;
     const lastSeq = this.log.lastSeq(runtime.partition);
     runtime.leader = {
@@ -490,7 +497,9 @@ export class ReplicationCore {
     for (const [peer, progress] of leader.peers) {
       if (assignment.isr.includes(peer) || leader.pendingShrink.has(peer)) continue;
       if (progress.mode !== 'log' || !this.connected.has(peer)) continue;
-      if (progress.matchSeq >= lastSeq && progress.matchSeq >= leader.committedSeq && nowMs - progress.lastHeardMs < config.isrTimeoutMs) {
+      // Only with a fresh lease from the peer: once in the ISR, the primary serves only with one.
+      const leased = progress.leaseFromMs + config.leaseMs > nowMs;
+      if (leased && progress.matchSeq >= lastSeq && progress.matchSeq >= leader.committedSeq && nowMs - progress.lastHeardMs < config.isrTimeoutMs) {
         leader.pendingExpand.add(peer);
         this.propose(runtime, { kind: 'expand-isr', partition: runtime.partition, primary: this.nodeId, term: leader.term, added: peer }, nowMs);
       }
@@ -623,7 +632,9 @@ export class ReplicationCore {
     for (const runtime of this.partitions.values()) {
       const leader = runtime.leader;
       if (leader === null) continue;
-      for (const member of this.effectiveIsr(runtime)) {
+      // Replicas outside the ISR get beacons too: a lease they granted is already in place when
+      // they join the ISR, so the expansion does not leave the primary without a lease.
+      for (const member of new Set([...this.effectiveIsr(runtime), ...leader.peers.keys()])) {
         if (member === this.nodeId) continue;
         let list = byPeer.get(member);
         if (list === undefined) byPeer.set(member, (list = []));
@@ -672,6 +683,7 @@ export class ReplicationCore {
 
   /** Leadership ends: the local log moved while leading, so the backup position is re-read. */
   private dropLeadership(runtime: PartitionRuntime): void {
+    this.leadershipVersion++;
     runtime.leader = null;
     runtime.positionKnown = false;
     runtime.reportedDurableSeq = 0;

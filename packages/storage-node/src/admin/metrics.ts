@@ -16,6 +16,8 @@ export interface MetricsSources {
   connectedClients(): number;
   clientsMax(): number;
   disconnects: Map<string, number>;
+  /** Cluster mode: whether this node's activation history diverged from the cluster's (it is refused). */
+  historyDiverged?: () => boolean;
 }
 
 const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -159,6 +161,17 @@ export class NodeMetrics {
         this.set(sources.engine.stats().overlayEntries);
       },
     });
+    const historyDiverged = sources.historyDiverged;
+    if (historyDiverged !== undefined) {
+      new Gauge({
+        name: 'ballast_cluster_history_diverged',
+        help: '1 when this node was activated in another cluster (its activation history diverged from the cluster map): it is refused and serves nothing; wipe its data directory to join',
+        registers: [registry],
+        collect() {
+          this.set(historyDiverged() ? 1 : 0);
+        },
+      });
+    }
     this.commitLatency = new Histogram({
       name: 'ballast_persistence_commit_duration_seconds',
       help: 'Time to commit one write batch to LMDB (from hand-off to visible)',

@@ -99,11 +99,27 @@ export class ClusterNode implements ClusterView {
   private readonly durablePartitions = new Set<number>();
   private drainScheduled = false;
   private readonly incomingSnapshots = new Map<string, PartitionSnapshot & { term: number }>();
-  private readonly leading = new Set<number>();
+  /** Partitions this node leads, with the term it leads them at. */
+  private readonly leading = new Map<number, number>();
   private readonly commitListeners: Array<() => void> = [];
   private readonly leadershipLostListeners: Array<(partition: number) => void> = [];
   private stopped = false;
-  readonly stats = { casConflicts: 0, casApplied: 0, proposalsRejected: 0, snapshotsSent: 0, snapshotsReceived: 0, failoversWon: 0 };
+  /**
+   * Counters since this process started. entriesReceived/bytesReceived: log entries applied from
+   * primaries (catch-up and live replication); snapshotBytesReceived: record bytes of snapshot chunks
+   * received (what a returning replica moved when its log no longer matched).
+   */
+  readonly stats = {
+    casConflicts: 0,
+    casApplied: 0,
+    proposalsRejected: 0,
+    snapshotsSent: 0,
+    snapshotsReceived: 0,
+    failoversWon: 0,
+    entriesReceived: 0,
+    bytesReceived: 0,
+    snapshotBytesReceived: 0,
+  };
 
   private constructor(private readonly options: ClusterNodeOptions) {
     this.nodeId = options.nodeId;
@@ -151,6 +167,8 @@ export class ClusterNode implements ClusterView {
       leads: (partition) => this.core.isPrimary(partition),
       termFor: (partition) => this.core.writeTerm(partition),
       committedSeq: (partition) => (this.core.isPrimary(partition) ? this.core.committedSeq(partition) : Infinity),
+      ticketCommitted: (partition, seq) =>
+        this.core.isPrimary(partition) && this.leading.get(partition) === this.core.writeTerm(partition) && seq <= this.core.committedSeq(partition),
       onAppend: (partition) => {
         this.appendedPartitions.add(partition);
         this.scheduleDrain();
@@ -284,7 +302,13 @@ export class ClusterNode implements ClusterView {
       backups: map?.backups ?? 0,
       baseline: map?.baseline ?? [],
       onlineNodes: this.onlineNodeIds().sort(),
-      thisNode: { nodeId: this.nodeId, redisNodeId: this.redisNodeId, diverged: this.diverged, leading: [...this.leading].sort((a, b) => a - b) },
+      thisNode: {
+        nodeId: this.nodeId,
+        redisNodeId: this.redisNodeId,
+        diverged: this.diverged,
+        leading: [...this.leading.keys()].sort((a, b) => a - b),
+        stats: { ...this.stats },
+      },
       partitions: {
         total: partitions.length,
         underReplicated: underReplicated.length,
@@ -423,32 +447,43 @@ export class ClusterNode implements ClusterView {
     if (this.stopped || this.diverged !== null) return;
     const out = this.core.take();
     for (const { to, message } of out.messages) this.links.send(to, { k: 'c', m: message } satisfies WireMessage);
-    for (const { partition, entries } of out.apply) this.engine.applyReplicated(partition, entries);
+    for (const { partition, entries } of out.apply) {
+      this.stats.entriesReceived += entries.length;
+      for (const entry of entries) this.stats.bytesReceived += entry.bytes;
+      this.engine.applyReplicated(partition, entries);
+    }
     if (out.proposals.length > 0) {
       this.proposalQueue.push(...out.proposals);
       void this.runProposals();
     }
     for (const snapshot of out.snapshots) this.sendSnapshot(snapshot.partition, snapshot.to, snapshot.term);
+    this.updateLeadership();
     if (out.committed.length > 0) {
       for (const { partition, committedSeq } of out.committed) this.engine.onCommitted(partition, committedSeq);
       for (const listener of this.commitListeners) listener();
     }
-    this.updateLeadership();
   }
 
+  private seenLeadershipVersion = -1;
+
   private updateLeadership(): void {
+    if (this.core.leadershipVersion === this.seenLeadershipVersion) return;
+    this.seenLeadershipVersion = this.core.leadershipVersion;
     const partitionCount = this.mapValue?.partitions.length ?? 0;
     for (let partition = 0; partition < partitionCount; partition++) {
-      const leads = this.core.isPrimary(partition);
-      if (leads && !this.leading.has(partition)) {
-        this.leading.add(partition);
-        this.stats.failoversWon++;
-        this.log.info({ partition, term: this.core.writeTerm(partition) }, 'leading partition');
-      } else if (!leads && this.leading.has(partition)) {
+      const term = this.core.isPrimary(partition) ? this.core.writeTerm(partition) : null;
+      const previous = this.leading.get(partition);
+      if (previous === term) continue;
+      if (previous !== undefined) {
         this.leading.delete(partition);
         this.engine.releaseHeld(partition);
-        this.log.info({ partition }, 'no longer leading partition');
+        this.log.info({ partition, term: previous }, 'no longer leading partition');
         for (const listener of this.leadershipLostListeners) listener(partition);
+      }
+      if (term !== null) {
+        this.leading.set(partition, term);
+        this.stats.failoversWon++;
+        this.log.info({ partition, term }, 'leading partition');
       }
     }
   }
@@ -537,7 +572,12 @@ export class ClusterNode implements ClusterView {
         break;
       case 'sc': {
         const snapshot = this.incomingSnapshots.get(`${from}/${message.p}`);
-        if (snapshot !== undefined) for (const [key, value] of message.records) snapshot.records.push([Buffer.from(key), Buffer.from(value)]);
+        if (snapshot !== undefined) {
+          for (const [key, value] of message.records) {
+            this.stats.snapshotBytesReceived += key.length + value.length;
+            snapshot.records.push([Buffer.from(key), Buffer.from(value)]);
+          }
+        }
         break;
       }
       case 'se': {

@@ -99,9 +99,8 @@ export function routeByMap(
   access: Access,
   readonlyConnection: boolean,
 ): Route {
-  if (map === null || map.partitions.length === 0) {
-    return clusterDown('The cluster is down: this node has no cluster map yet');
-  }
+  if (map === null) return clusterDown('The cluster is down: this node has no cluster map yet');
+  if (map.partitions.length === 0) return clusterDown('The cluster is down: it is not active (never activated)');
   if (map.state === 'INACTIVE') return clusterDown('The cluster is down: it is not active');
   const partition = partitionOfSlot(slot, map.partitionCount);
   const assignment = map.partitions[partition];

@@ -197,8 +197,9 @@ export function nodesText(view: ClusterView): string {
 
 /**
  * CLUSTER INFO fields, exactly Redis 7's (cluster_enabled:1 is in INFO's Cluster section, as in
- * Redis), then Ballast's own. The state is ok only when the cluster is ACTIVE and every slot's
- * partition has a primary that is online and not lost.
+ * Redis), then Ballast's own. The state is ok only when the cluster is ACTIVE or ACTIVE_READ_ONLY
+ * and every slot's partition has a primary that is online and not lost. ACTIVE_READ_ONLY serves
+ * reads, and cluster clients (ioredis) refuse to start against a cluster whose state is fail.
  */
 export function infoFields(view: ClusterView): Array<[string, string | number]> {
   const map = view.map();
@@ -218,7 +219,7 @@ export function infoFields(view: ClusterView): Array<[string, string | number]> 
       else ok += slotsPerPartition;
     }
   }
-  const healthy = map !== null && map.state === 'ACTIVE' && map.partitions.length > 0 && ok === SLOT_COUNT;
+  const healthy = map !== null && map.state !== 'INACTIVE' && map.partitions.length > 0 && ok === SLOT_COUNT;
   const version = map?.version ?? 0;
   return [
     ['cluster_state', healthy ? 'ok' : 'fail'],

@@ -116,8 +116,14 @@ export interface ReplicationHooks {
   leads(partition: number): boolean;
   /** The term new local writes of a partition are made under (this node leads it). */
   termFor(partition: number): number;
-  /** Replication commit point of a partition this node leads; Infinity otherwise. */
+  /** Replication commit point of a partition this node leads; Infinity otherwise (overlay release). */
   committedSeq(partition: number): number;
+  /**
+   * Whether a reply waiting for `seq` of `partition` may go out: only while this node leads the
+   * partition and replication committed the seq. A partition it stopped leading never satisfies a
+   * ticket (those clients are disconnected instead: their writes may be lost).
+   */
+  ticketCommitted(partition: number, seq: number): boolean;
   /** Local writes were appended to a partition (replicate them). */
   onAppend(partition: number): void;
   /** More of a partition became locally durable. */
@@ -327,7 +333,7 @@ export class Engine {
    */
   private ticketOf(entry: OverlayEntry): number {
     if (this.replication === null) return this.ticketFor(entry.batchId);
-    return entry.seq <= this.replication.committedSeq(entry.partition) ? 0 : clusterTicket(entry.partition, entry.seq);
+    return this.replication.ticketCommitted(entry.partition, entry.seq) ? 0 : clusterTicket(entry.partition, entry.seq);
   }
 
   /** Whether the reply holding `ticket` may be released. */
@@ -335,7 +341,7 @@ export class Engine {
     if (ticket === 0) return true;
     if (this.replication === null) return ticket <= this.acknowledgedBatchIdValue;
     const partition = Math.floor(ticket / CLUSTER_TICKET_PARTITION_FACTOR);
-    return ticket - partition * CLUSTER_TICKET_PARTITION_FACTOR <= this.replication.committedSeq(partition);
+    return this.replication.ticketCommitted(partition, ticket - partition * CLUSTER_TICKET_PARTITION_FACTOR);
   }
 
   /**
@@ -384,6 +390,21 @@ export class Engine {
       if (recent.length > RECENT_ENTRIES_MAX) recent.splice(0, recent.length - RECENT_ENTRIES_MAX);
     }
     state.term = term;
+    if (this.replication !== null && this.durability === 'async' && entry.seq > this.durableSeqs[partition]!) {
+      // Durability async: a replica acknowledges what it has applied (as a Redis replica does);
+      // LMDB commits it within the turn and fsyncs right after (docs/durability.md).
+      this.durableSeqs[partition] = entry.seq;
+      this.asyncDurablePartitions.add(partition);
+      if (!this.asyncDurableScheduled) {
+        this.asyncDurableScheduled = true;
+        queueMicrotask(() => {
+          this.asyncDurableScheduled = false;
+          const partitions = [...this.asyncDurablePartitions];
+          this.asyncDurablePartitions.clear();
+          for (const dirty of partitions) this.replication?.onDurable(dirty);
+        });
+      }
+    }
     if (previous === null) state.keys++;
     else if (record === null) state.keys--;
     const previousExpireAt = previous === null ? 0 : expireAtOfRecord(previous);
@@ -598,6 +619,8 @@ export class Engine {
   }
 
   private readonly pendingMeta = new Map<string, Buffer>();
+  private readonly asyncDurablePartitions = new Set<number>();
+  private asyncDurableScheduled = false;
 
   private readEpochs(partition: number): TermEpoch[] {
     const stored = this.meta.getBinary(epochsKey(partition));

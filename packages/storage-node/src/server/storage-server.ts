@@ -119,6 +119,7 @@ export class StorageServer implements ServerApi, ConnectionHost {
       connectedClients: () => this.connections.size,
       clientsMax: () => this.limits.clientsMax,
       disconnects: this.disconnects,
+      ...(config.cluster === null ? {} : { historyDiverged: () => this.clusterNode?.diverged != null }),
     });
     this.engine.onAcknowledged(() => this.releaseWaiting());
     this.engine.onCommit((durationMs, records) => {
