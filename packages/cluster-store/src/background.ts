@@ -50,3 +50,27 @@ export function invokeCallback<T>(callback: (value: T) => void, value: T): void 
     });
   }
 }
+
+/**
+ * Closing a store: stops every watch and closes every presence, then reports the first presence
+ * that failed to close (after all of them were tried).
+ */
+export async function stopAll(
+  watches: Set<{ stop(): void }>,
+  presences: Set<{ close(): Promise<void> }>,
+): Promise<PromiseRejectedResult | undefined> {
+  for (const watch of watches) watch.stop();
+  watches.clear();
+  const results = await Promise.allSettled([...presences].map((presence) => presence.close()));
+  return results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+}
+
+/** Registers a started watch in `watches` and returns the function that stops it. */
+export function trackWatch(watches: Set<{ stop(): void }>, watch: { start(): void; stop(): void }): () => void {
+  watches.add(watch);
+  watch.start();
+  return () => {
+    watches.delete(watch);
+    watch.stop();
+  };
+}

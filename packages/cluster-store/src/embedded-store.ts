@@ -10,7 +10,7 @@
  *   DELETEs the registration of this incarnation only.
  */
 import type { ClusterMap } from '@ballast/cluster';
-import { Backoff, invokeCallback, sleep } from './background.js';
+import { Backoff, invokeCallback, sleep, stopAll, trackWatch } from './background.js';
 import { casDocument, registrationArgument, sameRegistrations, storedMap, storedRegistration } from './documents.js';
 import {
   InvalidStoreArgumentError,
@@ -170,21 +170,13 @@ export class EmbeddedClusterMapStore implements ClusterMapStore {
   }
 
   private track(watch: EmbeddedWatchLoop): () => void {
-    this.watches.add(watch);
-    watch.start();
-    return () => {
-      this.watches.delete(watch);
-      watch.stop();
-    };
+    return trackWatch(this.watches, watch);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const watch of this.watches) watch.stop();
-    this.watches.clear();
-    const results = await Promise.allSettled([...this.presences].map((presence) => presence.close()));
-    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    const failure = await stopAll(this.watches, this.presences);
     if (failure !== undefined) throw failure.reason;
   }
 }

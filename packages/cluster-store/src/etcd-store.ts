@@ -29,7 +29,7 @@ import {
   type Lease,
   type Watcher,
 } from 'etcd3';
-import { Backoff, invokeCallback, sleep } from './background.js';
+import { Backoff, invokeCallback, sleep, stopAll, trackWatch } from './background.js';
 import { casDocument, registrationArgument, sameRegistrations, sortedRegistrations, storedMap, storedRegistration } from './documents.js';
 import {
   StoreClosedError,
@@ -75,6 +75,14 @@ export class EtcdClusterMapStore implements ClusterMapStore {
       // Every unary call has a deadline, so a call to an unreachable etcd fails instead of hanging.
       // Streams (watches, lease keepalives) have none: they are long-lived by design.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + REQUEST_TIMEOUT_MS }),
+      // HTTP/2 pings find a dead connection in seconds (a watch on a silently cut link would
+      // otherwise wait for TCP retransmission back-off before it reconnects).
+      grpcOptions: {
+        // Not below 5 s: etcd's default --grpc-keepalive-min-time closes clients that ping more often.
+        'grpc.keepalive_time_ms': 5000,
+        'grpc.keepalive_timeout_ms': 2000,
+        'grpc.keepalive_permit_without_calls': 1,
+      },
     });
   }
 
@@ -143,13 +151,7 @@ export class EtcdClusterMapStore implements ClusterMapStore {
 
   watch(onMap: (map: ClusterMap) => void, onError?: (error: Error) => void): () => void {
     this.checkOpen();
-    const watch = new EtcdMapWatch(this.client, this.mapKey, this, onMap, onError);
-    this.watches.add(watch);
-    watch.start();
-    return () => {
-      this.watches.delete(watch);
-      watch.stop();
-    };
+    return trackWatch(this.watches, new EtcdMapWatch(this.client, this.mapKey, this, onMap, onError));
   }
 
   async register(registration: NodeRegistration, ttlMs: number): Promise<PresenceHandle> {
@@ -207,23 +209,14 @@ export class EtcdClusterMapStore implements ClusterMapStore {
 
   watchOnline(onChange: (nodes: NodeRegistration[]) => void, onError?: (error: Error) => void): () => void {
     this.checkOpen();
-    const watch = new EtcdNodesWatch(this.client, this.nodesPrefix, this, onChange, onError);
-    this.watches.add(watch);
-    watch.start();
-    return () => {
-      this.watches.delete(watch);
-      watch.stop();
-    };
+    return trackWatch(this.watches, new EtcdNodesWatch(this.client, this.nodesPrefix, this, onChange, onError));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const watch of this.watches) watch.stop();
-    this.watches.clear();
-    const results = await Promise.allSettled([...this.presences].map((presence) => presence.close()));
+    const failure = await stopAll(this.watches, this.presences);
     this.client.close();
-    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failure !== undefined) throw failure.reason;
   }
 }

@@ -90,7 +90,8 @@ export class ClusterNode implements ClusterView {
   private stopOnlineWatch: (() => void) | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private readonly startedMs = performance.now();
-  private sawOtherBaselineNode = false;
+  /** True until this node decided, at start, between a normal join and a full restart. */
+  private startupHeld = true;
   /** Set when this node's activation history conflicts with the cluster's: it then serves nothing. */
   diverged: string | null = null;
   private readonly proposalQueue: Proposal[] = [];
@@ -349,7 +350,9 @@ export class ClusterNode implements ClusterView {
     if (relation === 'behind') this.engine.putMeta(HISTORY_META, Buffer.from(JSON.stringify(map.history)));
     this.mapValue = map;
     this.links.setPeers(Object.keys(map.nodes));
-    this.core.onMap(map, performance.now());
+    // At start, a baseline node that sees no other baseline node online does not act on the map
+    // (no failover, no marking partitions lost) until it has decided whether this is a full restart.
+    if (!this.startupHeld) this.core.onMap(map, performance.now());
     if (map.nodes[this.nodeId] !== undefined && !sameAddress(map.nodes[this.nodeId]!, this.address)) {
       void this.changeMap((current) => registerNode(current, this.nodeId, this.address)).catch((error: unknown) =>
         this.log.warn({ err: (error as Error).message }, 'could not update this node\'s address in the map'),
@@ -365,7 +368,7 @@ export class ClusterNode implements ClusterView {
     const map = this.mapValue;
     if (map !== null) {
       this.links.setPeers(new Set([...Object.keys(map.nodes), ...this.online.keys()]));
-      if (map.baseline.some((id) => id !== this.nodeId && this.online.has(id))) this.sawOtherBaselineNode = true;
+
     }
     this.drain();
   }
@@ -378,21 +381,43 @@ export class ClusterNode implements ClusterView {
   /** Full-restart detection and auto-activation (Ignite semantics). */
   private checkActivation(): void {
     const map = this.mapValue;
-    if (map === null || this.diverged !== null || map.partitions.length === 0) return;
-    if (map.state !== 'INACTIVE' && map.baseline.includes(this.nodeId) && !this.sawOtherBaselineNode) {
-      const others = map.baseline.filter((id) => id !== this.nodeId);
-      if (others.length === 0 || performance.now() - this.startedMs >= FULL_RESTART_DETECT_MS) {
-        this.sawOtherBaselineNode = true; // decide once
-        if (others.every((id) => !this.online.has(id))) {
-          this.log.warn({ baseline: map.baseline }, 'no other baseline node is online: full restart; waiting for all of them');
-          void this.changeMap((current) => (current.state === 'INACTIVE' ? current : markFullRestart(current))).catch(() => undefined);
-        }
-      }
-    }
+    if (map === null || this.diverged !== null) return;
+    if (this.startupHeld) this.decideStartup(map);
+    if (map.partitions.length === 0) return;
     if (map.state === 'INACTIVE' && map.autoActivatePending && map.baseline.every((id) => this.isOnline(id))) {
       this.log.info({ baseline: map.baseline }, 'every baseline node is back: activating');
       void this.activate({}).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'auto-activation failed'));
     }
+  }
+
+  /**
+   * Normal join, or full restart? A baseline node of an active cluster that sees another baseline
+   * node online joins at once. One that sees none within FULL_RESTART_DETECT_MS marks the cluster
+   * INACTIVE (auto-activation pending) before acting on the map, so a full restart moves no
+   * partition: the cluster activates itself once every baseline node is back.
+   */
+  private decideStartup(map: ClusterMap): void {
+    const others = map.baseline.filter((id) => id !== this.nodeId);
+    const active = map.state !== 'INACTIVE' && map.partitions.length > 0 && map.baseline.includes(this.nodeId);
+    const someoneBack = others.some((id) => this.online.has(id));
+    if (active && others.length > 0 && !someoneBack && performance.now() - this.startedMs < FULL_RESTART_DETECT_MS) return;
+    this.startupHeld = false;
+    if (active && others.length > 0 && !someoneBack) {
+      this.log.warn({ baseline: map.baseline }, 'no other baseline node is online: full restart; waiting for all of them');
+      void this.changeMap((current) => (current.state === 'INACTIVE' ? current : markFullRestart(current)))
+        .catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'could not mark the full restart'))
+        .finally(() => this.releaseMap());
+      return;
+    }
+    this.releaseMap();
+  }
+
+  /** Hands the newest map to the core once the start-up decision is made. */
+  private releaseMap(): void {
+    const map = this.mapValue;
+    if (map === null || this.stopped) return;
+    this.core.onMap(map, performance.now());
+    this.drain();
   }
 
   /** Applies `change` to the newest map and stores it by CAS, retrying on conflicts. */
