@@ -104,6 +104,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
   await Promise.all(members.map((member) => start(member)));
+  /** Every partition has a node that leads it (took its term), so none answers TRYAGAIN. */
+  const leadersServeEveryPartition = async (total: number): Promise<boolean> => {
+    let leading = 0;
+    for (const member of members) {
+      if (member.process === null) continue;
+      const summary = (await admin(member, 'GET', '/v1/cluster')).body as { thisNode?: { leading?: number[] } };
+      leading += summary.thisNode?.leading?.length ?? 0;
+    }
+    return leading === total;
+  };
   const cluster: TestCluster = {
     members,
     storeUrl,
@@ -135,7 +145,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
             partitions.total > 0 &&
             partitions.lost === 0 &&
             partitions.withoutOnlinePrimary === 0 &&
-            (!fullIsr || partitions.underReplicated === 0)
+            (!fullIsr || partitions.underReplicated === 0) &&
+            (await leadersServeEveryPartition(partitions.total))
           ) {
             return;
           }

@@ -81,6 +81,8 @@ interface PartitionRuntime {
   positionKnown: boolean;
   /** Backup: last durable seq reported to the primary. */
   reportedDurableSeq: number;
+  /** Backup: entries were accepted since the last ack (one is owed to the primary). */
+  ackDue: boolean;
   /** A takeover (promote / restore) this node proposed; while set it grants no leases. */
   takeover: { proposal: Proposal; sinceMs: number } | null;
   /** Other proposals outstanding, by key, with the time they were last emitted. */
@@ -98,6 +100,8 @@ export class ReplicationCore {
   /** Terms this process created for itself (by promote or restore), per partition. */
   private readonly ownedTerms = new Map<number, number>();
   private out: Outputs = emptyOutputs();
+  /** Positive acks in the current outputs, by partition (coalesced until `take`). */
+  private readonly queuedAcks = new Map<number, { to: string; message: { term: number; durableSeq: number; lastSeq: number; lastTerm: number } }>();
   /** Incremented whenever this node starts or stops leading a partition (cheap change detection). */
   leadershipVersion = 0;
   private nextBeaconId = 1;
@@ -324,6 +328,7 @@ export class ReplicationCore {
   take(): Outputs {
     const out = this.out;
     this.out = emptyOutputs();
+    this.queuedAcks.clear();
     return out;
   }
 
@@ -345,6 +350,7 @@ export class ReplicationCore {
         appliedTerm: 0,
         positionKnown: false,
         reportedDurableSeq: 0,
+        ackDue: false,
         takeover: null,
         proposals: new Map(),
         isrOfflineSinceMs: null,
@@ -760,7 +766,10 @@ export class ReplicationCore {
       runtime.appliedTerm = last.term;
       this.out.apply.push({ partition: message.partition, entries: message.entries });
     }
-    this.reportDurable(runtime, nowMs, true);
+    // The ack leaves once the entries are durable here (onLocalDurable), or at the next tick as a
+    // sign of life when durability takes longer.
+    runtime.ackDue = true;
+    this.reportDurable(runtime, nowMs);
   }
 
   private reportDurable(runtime: PartitionRuntime, nowMs: number, always = false): void {
@@ -770,19 +779,31 @@ export class ReplicationCore {
     const durable = Math.min(this.log.durableSeq(runtime.partition), runtime.appliedSeq);
     if (!always && durable <= runtime.reportedDurableSeq) return;
     runtime.reportedDurableSeq = durable;
-    this.send(primary, {
-      type: 'ack',
+    runtime.ackDue = false;
+    // One ack per partition per batch of outputs: a newer ack replaces one not yet sent.
+    const queued = this.queuedAcks.get(runtime.partition);
+    if (queued !== undefined && queued.to === primary && queued.message.term === runtime.knownTerm) {
+      queued.message.durableSeq = durable;
+      queued.message.lastSeq = runtime.appliedSeq;
+      queued.message.lastTerm = runtime.appliedTerm;
+      return;
+    }
+    const message = {
+      type: 'ack' as const,
       partition: runtime.partition,
       term: runtime.knownTerm,
       durableSeq: durable,
       ok: true,
       lastSeq: runtime.appliedSeq,
       lastTerm: runtime.appliedTerm,
-    });
+    };
+    this.queuedAcks.set(runtime.partition, { to: primary, message });
+    this.send(primary, message);
     void nowMs;
   }
 
   private tickFollower(runtime: PartitionRuntime, nowMs: number): void {
+    if (runtime.ackDue) this.reportDurable(runtime, nowMs, true);
     const map = this.map;
     const assignment = runtime.assignment;
     if (map === null || assignment === null || map.state === 'INACTIVE') return;

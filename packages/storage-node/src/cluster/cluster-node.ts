@@ -309,6 +309,7 @@ export class ClusterNode implements ClusterView {
         diverged: this.diverged,
         leading: [...this.leading.keys()].sort((a, b) => a - b),
         stats: { ...this.stats },
+        peerTraffic: { ...this.links.traffic },
       },
       partitions: {
         total: partitions.length,
@@ -487,6 +488,8 @@ export class ClusterNode implements ClusterView {
       for (const { partition, committedSeq } of out.committed) this.engine.onCommitted(partition, committedSeq);
       for (const listener of this.commitListeners) listener();
     }
+    // Messages of one burst leave now, in one frame per peer, not one event-loop turn later.
+    if (out.messages.length > 0) this.links.flushAll();
   }
 
   private seenLeadershipVersion = -1;

@@ -52,6 +52,8 @@ export class PeerLinks {
   private pingTimer: NodeJS.Timeout | null = null;
   private closed = false;
   port = 0;
+  /** Traffic counters (metrics). */
+  readonly traffic = { framesSent: 0, messagesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 };
 
   constructor(private readonly options: PeerLinksOptions) {}
 
@@ -113,6 +115,11 @@ export class PeerLinks {
       link.flushScheduled = true;
       setImmediate(() => this.flush(peer, link));
     }
+  }
+
+  /** Sends every queued message now (the caller finished a burst of sends). */
+  flushAll(): void {
+    for (const [peer, link] of this.links) if (link.queue.length > 0) this.flush(peer, link);
   }
 
   /** Bytes queued in the kernel/ws for a peer (for back-pressure of snapshot streams). */
@@ -203,6 +210,8 @@ export class PeerLinks {
   private receive(peer: string, link: Link, data: RawData): void {
     if (this.links.get(peer) !== link) return;
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    this.traffic.framesReceived++;
+    this.traffic.bytesReceived += bytes.length;
     let messages: unknown;
     try {
       messages = this.packr.unpack(bytes);
@@ -223,7 +232,11 @@ export class PeerLinks {
     if (this.links.get(peer) !== link || link.queue.length === 0) return;
     const batch = link.queue;
     link.queue = [];
-    link.socket.send(this.packr.pack(batch));
+    const frame = this.packr.pack(batch);
+    this.traffic.framesSent++;
+    this.traffic.messagesSent += batch.length;
+    this.traffic.bytesSent += frame.length;
+    link.socket.send(frame);
   }
 
   private pingAll(): void {

@@ -387,7 +387,8 @@ export class Engine {
       batch.logEntries.push(logged);
       const recent = this.recentEntries[partition]!;
       recent.push(logged);
-      if (recent.length > RECENT_ENTRIES_MAX) recent.splice(0, recent.length - RECENT_ENTRIES_MAX);
+      // Trimmed in halves, not one entry per write: a splice at the front moves the whole array.
+      if (recent.length > RECENT_ENTRIES_MAX * 2) recent.splice(0, recent.length - RECENT_ENTRIES_MAX);
     }
     state.term = term;
     if (this.replication !== null && this.durability === 'async' && entry.seq > this.durableSeqs[partition]!) {
