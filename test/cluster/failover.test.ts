@@ -12,14 +12,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type ClusterMember, type TestCluster } from '@ballast/testkit';
 import {
+  checkNoAcknowledgedWriteLost,
   clusterClient,
   keyInPartition,
   median,
-  messageOf,
   partitionOfKey,
   redisCli,
   sleep,
   waitFor,
+  Writer,
   type ClusterSummary,
 } from './support/cluster-helpers.js';
 
@@ -33,82 +34,6 @@ const PRELOAD_KEYS = 2000;
 const PRELOAD_VALUE_BYTES = 1000;
 
 type Client = ReturnType<typeof clusterClient>;
-
-/** One writer: its own keys, each written with increasing values, one command at a time. */
-class Writer {
-  readonly keys: string[];
-  /** Highest value sent per key (acknowledged or not). */
-  readonly sent = new Map<string, number>();
-  /** Highest value acknowledged (+OK) per key. */
-  readonly acknowledged = new Map<string, number>();
-  acknowledgedCount = 0;
-  errorCount = 0;
-  lastError = '';
-  private stopping = false;
-  readonly done: Promise<void>;
-
-  constructor(
-    readonly index: number,
-    private readonly client: Client,
-  ) {
-    this.keys = Array.from({ length: KEYS_PER_WRITER }, (_, key) => `writer:${index}:key:${key}`);
-    this.done = this.run();
-  }
-
-  private async run(): Promise<void> {
-    for (let i = 0; !this.stopping; i++) {
-      const key = this.keys[i % this.keys.length]!;
-      const value = (this.sent.get(key) ?? 0) + 1;
-      this.sent.set(key, value);
-      try {
-        const reply = await this.client.set(key, String(value));
-        if (reply === 'OK') {
-          this.acknowledged.set(key, value);
-          this.acknowledgedCount++;
-        }
-      } catch (error) {
-        // Not acknowledged: the write may or may not have happened; the next value supersedes it.
-        this.errorCount++;
-        this.lastError = messageOf(error);
-        await sleep(20);
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    const bounded = await Promise.race([this.done.then(() => true), sleep(60_000).then(() => false)]);
-    if (!bounded) throw new Error(`writer ${this.index} hangs: a command never settled (last error: ${this.lastError})`);
-  }
-}
-
-/**
- * Reads every writer key and checks: value ≥ the last value acknowledged before the read started,
- * and ≤ the highest value sent (nothing invented). Returns the violations.
- */
-async function checkNoAcknowledgedWriteLost(client: Client, writers: Writer[]): Promise<string[]> {
-  const violations: string[] = [];
-  for (const writer of writers) {
-    for (const key of writer.keys) {
-      const acknowledged = writer.acknowledged.get(key) ?? 0;
-      let read: string | null = null;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          read = await client.get(key);
-          break;
-        } catch (error) {
-          if (attempt >= 20) throw new Error(`GET ${key} kept failing: ${messageOf(error)}`);
-          await sleep(200);
-        }
-      }
-      const sent = writer.sent.get(key) ?? 0;
-      const value = read === null ? 0 : Number(read);
-      if (value < acknowledged) violations.push(`${key}: read ${read}, but ${acknowledged} was acknowledged`);
-      if (value > sent) violations.push(`${key}: read ${read}, but only up to ${sent} was ever sent`);
-    }
-  }
-  return violations;
-}
 
 interface Trial {
   victim: string;
@@ -160,7 +85,7 @@ describe('failover under kill -9 (etcd, 3 nodes, backups=1, FULL_SYNC, 16 partit
       }
       const datasetBytes = bytesByPartition.reduce((sum, bytes) => sum + bytes, 0);
 
-      const writers = Array.from({ length: WRITERS }, (_, index) => new Writer(index, open()));
+      const writers = Array.from({ length: WRITERS }, (_, index) => new Writer(index, open(), KEYS_PER_WRITER));
       const checker = open();
       const trials: Trial[] = [];
       try {

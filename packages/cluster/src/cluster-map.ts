@@ -6,7 +6,7 @@
  * Invariants (checked by validateMap):
  * - partitions.length === partitionCount once the cluster was ever activated, else 0.
  * - for every partition: primary ∈ isr (when primary is set), isr ⊆ replicas, replicas ⊆ known nodes,
- *   no duplicates, term ≥ 1 once assigned.
+ *   no duplicates, term ≥ 1 once assigned; a move's target ⊆ replicas, non-empty, duplicate-free.
  * - baseline is sorted and duplicate-free; history[i].hash chains from history[i-1].hash.
  */
 
@@ -40,6 +40,31 @@ export interface PartitionAssignment {
   term: number;
   /** No in-sync replica is available: the partition's commands fail until one returns or it is reset. */
   lost: boolean;
+  /**
+   * Set while the partition moves (a baseline change): the replicas it should end with, in
+   * rendezvous order. `replicas` then holds the target plus old ISR members that still serve as
+   * sources; new target members catch up as learners, enter the ISR, and the primary (handing off
+   * first when it is not in the target) completes the move: replicas = isr = target.
+   */
+  target?: string[];
+}
+
+/** The last baseline change that moved data (for progress reports). */
+export interface RebalanceRecord {
+  /** Wall-clock time (ms since the epoch) the baseline change was stored. */
+  startedAtMs: number;
+  /** Map version of that change. */
+  version: number;
+  /** Partitions that had to move at that change. */
+  partitionsTotal: number;
+}
+
+/** Cluster-wide limits on data movement, adjustable at runtime (absent: each node's flags). */
+export interface RebalanceLimits {
+  /** Snapshot bytes per second each node may send (0: unlimited). */
+  bytesPerSecond: number;
+  /** Snapshots each node may send at once. */
+  concurrentMoves: number;
 }
 
 /** One activation in the cluster's history: a link of the sha256 hash chain. */
@@ -72,6 +97,9 @@ export interface ClusterMap {
   history: ActivationRecord[];
   /** Index = partition id. Empty until the first activation. */
   partitions: PartitionAssignment[];
+  /** The last baseline change that moved data; absent before the first one. */
+  rebalance?: RebalanceRecord;
+  rebalanceLimits?: RebalanceLimits;
 }
 
 /** A change the map refuses, with a stable code (converted to HTTP 409/400 or a log line). */

@@ -23,9 +23,10 @@ import {
   type ClusterState,
   type NodeAddress,
   type PartitionAssignment,
+  type RebalanceLimits,
   type WriteSynchronization,
 } from './cluster-map.js';
-import { assignAll } from './assignment.js';
+import { assignAll, assignPartition } from './assignment.js';
 import { appendActivation, firstBrokenLink } from './history.js';
 import { isValidPartitionCount } from './slots.js';
 
@@ -55,6 +56,11 @@ export const MAP_ERROR_CODES = [
   'NOT_A_REPLICA',
   'ALREADY_IN_ISR',
   'NOT_LOST',
+  'INVALID_BASELINE',
+  'NO_SURVIVING_COPY',
+  'NO_MOVE',
+  'NOT_IN_TARGET',
+  'INVALID_LIMITS',
   'INVALID_MAP',
 ] as const;
 export type MapErrorCode = (typeof MAP_ERROR_CODES)[number];
@@ -346,6 +352,28 @@ export function promote(map: ClusterMap, partition: number, candidate: string, e
 }
 
 /**
+ * A graceful handoff: the primary `from` stopped serving at `expectedTerm` with everything committed
+ * and durable on `candidate` (an ISR member), which takes over at term + 1. Unlike promote, the
+ * old primary stays in the ISR: it holds nothing the others lack.
+ */
+export function handOver(map: ClusterMap, partition: number, from: string, candidate: string, expectedTerm: number): ClusterMap {
+  const assignment = partitionOf(map, partition);
+  checkCaller(partition, assignment, from, expectedTerm);
+  if (!assignment.isr.includes(candidate)) {
+    throw new MapTransitionError(
+      'NOT_IN_SYNC',
+      `node ${candidate} is not in the ISR of partition ${partition} (${assignment.isr.join(', ')}) and cannot take it over`,
+    );
+  }
+  if (candidate === from) throw new MapTransitionError('NOT_IN_SYNC', `node ${from} cannot hand partition ${partition} to itself`);
+  const next = bump(map);
+  const updated = next.partitions[partition]!;
+  updated.primary = candidate;
+  updated.term += 1;
+  return next;
+}
+
+/**
  * The primary drops ISR members it can no longer reach, before acknowledging more writes.
  * Returns `map` itself when `removed` is empty.
  */
@@ -447,6 +475,191 @@ export function restoreLost(map: ClusterMap, partition: number, candidate: strin
   updated.lost = false;
   updated.term += 1;
   return next;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline changes and partition moves
+
+export interface SetBaselineOptions {
+  /** The new baseline (any order; stored sorted). */
+  baseline: readonly string[];
+  /** Addresses of nodes the map does not know yet (or new addresses of known ones). */
+  addresses?: Record<string, NodeAddress>;
+  /**
+   * Nodes leaving the baseline that are online and keep serving as sources until their partitions
+   * moved (a drain). Removed nodes not listed here are offline: their copies do not count.
+   */
+  draining?: readonly string[];
+  /** Wall-clock time of the change (recorded in `rebalance.startedAtMs`). */
+  nowMs: number;
+}
+
+/**
+ * Changes the baseline of an active cluster and starts moving partitions toward the rendezvous
+ * placement over it. For every partition the target is `assignPartition(new baseline)`; its
+ * replicas become the target plus the ISR members outside it (sources until the move completes);
+ * old non-ISR replicas outside the target are dropped. A partition whose target equals its ISR does
+ * not move (its replica order is refreshed). Each change appends to the activation history.
+ *
+ * Refused (NO_SURVIVING_COPY) when some partition would keep no ISR member in the new baseline or
+ * among the draining nodes: its only in-sync copies would be on nodes leaving while offline. A
+ * moving partition gets a new target (retargeting), never a stale one. Returns `map` itself when the
+ * baseline and every placement are unchanged.
+ */
+export function setBaseline(map: ClusterMap, options: SetBaselineOptions): ClusterMap {
+  if (map.partitions.length === 0 || map.state === 'INACTIVE') {
+    throw new MapTransitionError('NOT_ACTIVE', `cluster ${map.clusterId} is ${map.state}; the baseline changes only while it is active`);
+  }
+  const baseline = [...new Set(options.baseline)].sort();
+  if (baseline.length === 0) throw new MapTransitionError('INVALID_BASELINE', 'the baseline cannot be empty');
+  if (baseline.length !== options.baseline.length) {
+    throw new MapTransitionError('INVALID_BASELINE', `the baseline lists a node twice: ${options.baseline.join(', ')}`);
+  }
+  const addresses = options.addresses ?? {};
+  for (const [nodeId, address] of Object.entries(addresses)) {
+    checkNodeId(nodeId);
+    checkAddress(nodeId, address);
+  }
+  const addressOf = (nodeId: string): NodeAddress | undefined =>
+    Object.hasOwn(addresses, nodeId) ? addresses[nodeId] : Object.hasOwn(map.nodes, nodeId) ? map.nodes[nodeId] : undefined;
+  for (const nodeId of baseline) {
+    checkNodeId(nodeId);
+    if (addressOf(nodeId) === undefined) {
+      throw new MapTransitionError('INVALID_BASELINE', `node ${nodeId} has never registered: start it before adding it to the baseline`);
+    }
+  }
+  const keeps = new Set([...baseline, ...(options.draining ?? [])]);
+  const orphaned = map.partitions.flatMap((assignment, partition) => (assignment.isr.some((node) => keeps.has(node)) ? [] : [partition]));
+  if (orphaned.length > 0) {
+    const shown = orphaned.slice(0, 8).join(', ') + (orphaned.length > 8 ? ` and ${orphaned.length - 8} more` : '');
+    throw new MapTransitionError(
+      'NO_SURVIVING_COPY',
+      `this baseline would leave partitions ${shown} with no in-sync copy: their in-sync replicas are all offline and leaving the baseline. Bring one back, or reset the lost partitions first (accepting their loss)`,
+    );
+  }
+  const placementNodes = baseline.map((id) => ({ id, zone: addressOf(id)!.zone ?? '' }));
+  const replicaCount = map.backups + 1;
+  const planned = map.partitions.map((assignment, partition) => {
+    const target = assignPartition(partition, placementNodes, replicaCount);
+    const isr = new Set(assignment.isr);
+    const replicas = [...target, ...assignment.isr.filter((node) => !target.includes(node))];
+    const settled = target.length === assignment.isr.length && target.every((node) => isr.has(node));
+    return { target, replicas, settled };
+  });
+  const sameBaseline = baseline.length === map.baseline.length && baseline.every((id, i) => id === map.baseline[i]);
+  const unchanged = planned.every(({ target, replicas, settled }, partition) => {
+    const assignment = map.partitions[partition]!;
+    const current = assignment.target ?? (settled ? assignment.replicas : null);
+    return current !== null && sameList(current, target) && sameList(assignment.replicas, replicas);
+  });
+  if (sameBaseline && unchanged && Object.keys(addresses).every((id) => map.nodes[id] !== undefined && sameAddress(map.nodes[id]!, addresses[id]!))) {
+    return map;
+  }
+  const next = bump(map);
+  for (const [nodeId, address] of Object.entries(addresses)) next.nodes[nodeId] = copyAddress(address);
+  next.baseline = baseline;
+  let moving = 0;
+  planned.forEach(({ target, replicas, settled }, partition) => {
+    const updated = next.partitions[partition]!;
+    const isr = new Set(updated.isr);
+    if (settled) {
+      updated.replicas = target;
+      updated.isr = target.filter((node) => isr.has(node));
+      delete updated.target;
+      return;
+    }
+    moving++;
+    updated.replicas = replicas;
+    updated.isr = replicas.filter((node) => isr.has(node));
+    updated.target = target;
+  });
+  if (moving > 0) next.rebalance = { startedAtMs: options.nowMs, version: next.version, partitionsTotal: moving };
+  next.history = appendActivation(next.history, next.baseline, next.version);
+  return next;
+}
+
+/**
+ * The primary of a moving partition finishes the move: every target member is in the ISR and the
+ * primary is one of them (it hands off first otherwise). Replicas and ISR become the target; the
+ * nodes that drop out delete their copies when they see this version.
+ */
+export function completeMove(map: ClusterMap, partition: number, primary: string, term: number): ClusterMap {
+  const assignment = partitionOf(map, partition);
+  checkCaller(partition, assignment, primary, term);
+  const target = assignment.target;
+  if (target === undefined) throw new MapTransitionError('NO_MOVE', `partition ${partition} is not moving`);
+  if (!target.includes(primary)) {
+    throw new MapTransitionError('NOT_IN_TARGET', `primary ${primary} of partition ${partition} is not in its target (${target.join(', ')}): hand off first`);
+  }
+  const missing = target.filter((node) => !assignment.isr.includes(node));
+  if (missing.length > 0) {
+    throw new MapTransitionError('NOT_IN_SYNC', `target members ${missing.join(', ')} of partition ${partition} are not in its ISR yet`);
+  }
+  const next = bump(map);
+  const updated = next.partitions[partition]!;
+  updated.replicas = [...target];
+  updated.isr = [...target];
+  delete updated.target;
+  return next;
+}
+
+/**
+ * Accepts the loss of lost partitions (all of them, or `partitions`): each gets a primary again,
+ * chosen among online nodes — a member of its last ISR when one is online (nothing is lost then),
+ * else an online replica or target member, else any online baseline node — as the only ISR member,
+ * term + 1. Writes acknowledged only by the missing ISR members are gone. Returns `map` itself when
+ * no listed partition is lost.
+ */
+export function resetLost(map: ClusterMap, online: readonly string[], partitions?: readonly number[]): ClusterMap {
+  const onlineSet = new Set(online);
+  const chosen = (partitions ?? map.partitions.map((_, index) => index)).filter((partition) => partitionOf(map, partition).lost);
+  if (chosen.length === 0) return map;
+  const next = bump(map);
+  for (const partition of chosen) {
+    const updated = next.partitions[partition]!;
+    const candidates = [...updated.isr, ...(updated.target ?? []), ...updated.replicas, ...next.baseline];
+    const candidate = candidates.find((node) => onlineSet.has(node));
+    if (candidate === undefined) {
+      throw new MapTransitionError('NO_ONLINE_NODES', `lost partition ${partition} cannot be reset: none of its replicas or baseline nodes is online`);
+    }
+    // A candidate outside a moving partition's target serves until the target members caught up
+    // from it, then hands off (as any primary outside its target does).
+    if (!updated.replicas.includes(candidate)) updated.replicas.push(candidate);
+    updated.primary = candidate;
+    updated.isr = [candidate];
+    updated.lost = false;
+    updated.term += 1;
+  }
+  return next;
+}
+
+export const REBALANCE_CONCURRENCY_MAX = 64;
+
+/** Sets the cluster-wide rebalance limits. Returns `map` itself when they are unchanged. */
+export function setRebalanceLimits(map: ClusterMap, limits: RebalanceLimits): ClusterMap {
+  const problem = rebalanceLimitsProblem(limits);
+  if (problem !== null) throw new MapTransitionError('INVALID_LIMITS', problem);
+  const current = map.rebalanceLimits;
+  if (current !== undefined && current.bytesPerSecond === limits.bytesPerSecond && current.concurrentMoves === limits.concurrentMoves) return map;
+  const next = bump(map);
+  next.rebalanceLimits = { bytesPerSecond: limits.bytesPerSecond, concurrentMoves: limits.concurrentMoves };
+  return next;
+}
+
+export function rebalanceLimitsProblem(limits: unknown): string | null {
+  if (!isPlainObject(limits)) return 'rebalance limits must be an object { bytesPerSecond, concurrentMoves }';
+  const { bytesPerSecond, concurrentMoves } = limits;
+  if (typeof bytesPerSecond !== 'number' || !Number.isSafeInteger(bytesPerSecond) || bytesPerSecond < 0) {
+    return `bytesPerSecond must be an integer ≥ 0 (0: unlimited), got ${JSON.stringify(bytesPerSecond)}`;
+  }
+  if (typeof concurrentMoves !== 'number' || !Number.isInteger(concurrentMoves) || concurrentMoves < 1 || concurrentMoves > REBALANCE_CONCURRENCY_MAX) {
+    return `concurrentMoves must be an integer in 1..${REBALANCE_CONCURRENCY_MAX}, got ${JSON.stringify(concurrentMoves)}`;
+  }
+  return null;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,7 +777,22 @@ export function validateMap(map: ClusterMap): string[] {
     if (!Number.isSafeInteger(assignment.term) || assignment.term < 1) {
       errors.push(`${where}: term must be an integer ≥ 1, got ${assignment.term}`);
     }
+    if (assignment.target !== undefined) {
+      if (assignment.target.length === 0) errors.push(`${where}: target is empty`);
+      if (new Set(assignment.target).size !== assignment.target.length) errors.push(`${where}: target lists a node twice`);
+      for (const nodeId of assignment.target) if (!replicas.has(nodeId)) errors.push(`${where}: target member ${nodeId} is not a replica`);
+    }
   });
+  if (map.rebalanceLimits !== undefined) {
+    const problem = rebalanceLimitsProblem(map.rebalanceLimits);
+    if (problem !== null) errors.push(problem);
+  }
+  if (map.rebalance !== undefined) {
+    const { startedAtMs, version, partitionsTotal } = map.rebalance;
+    if (![startedAtMs, version, partitionsTotal].every((value) => Number.isSafeInteger(value) && value >= 0)) {
+      errors.push('rebalance must be { startedAtMs, version, partitionsTotal }, non-negative integers');
+    }
+  }
   return errors;
 }
 
@@ -669,24 +897,35 @@ function readMap(json: unknown, errors: string[]): ClusterMap | null {
         isStringArray(assignment['isr']) &&
         (assignment['primary'] === null || typeof assignment['primary'] === 'string') &&
         typeof assignment['term'] === 'number' &&
-        typeof assignment['lost'] === 'boolean'
+        typeof assignment['lost'] === 'boolean' &&
+        (assignment['target'] === undefined || isStringArray(assignment['target']))
       ) {
-        partitions.push({
+        const parsed: PartitionAssignment = {
           replicas: [...assignment['replicas']],
           isr: [...assignment['isr']],
           primary: assignment['primary'],
           term: assignment['term'],
           lost: assignment['lost'],
-        });
+        };
+        if (assignment['target'] !== undefined) parsed.target = [...(assignment['target'] as string[])];
+        partitions.push(parsed);
       } else {
         errors.push(
-          `partitions[${index}] must be { replicas: string[], isr: string[], primary: string | null, term: number, lost: boolean }`,
+          `partitions[${index}] must be { replicas: string[], isr: string[], primary: string | null, term: number, lost: boolean, target?: string[] }`,
         );
       }
     });
   }
+  const rebalanceJson = field('rebalance');
+  if (rebalanceJson !== undefined && !(isPlainObject(rebalanceJson) && ['startedAtMs', 'version', 'partitionsTotal'].every((name) => typeof rebalanceJson[name] === 'number'))) {
+    errors.push('rebalance must be { startedAtMs: number, version: number, partitionsTotal: number }');
+  }
+  const limitsJson = field('rebalanceLimits');
+  if (limitsJson !== undefined && !(isPlainObject(limitsJson) && typeof limitsJson['bytesPerSecond'] === 'number' && typeof limitsJson['concurrentMoves'] === 'number')) {
+    errors.push('rebalanceLimits must be { bytesPerSecond: number, concurrentMoves: number }');
+  }
   if (errors.length > start) return null;
-  return {
+  const parsedMap: ClusterMap = {
     formatVersion: 1,
     clusterId: clusterId as string,
     version: version as number,
@@ -700,6 +939,15 @@ function readMap(json: unknown, errors: string[]): ClusterMap | null {
     history,
     partitions,
   };
+  if (rebalanceJson !== undefined) {
+    const record = rebalanceJson as Record<string, number>;
+    parsedMap.rebalance = { startedAtMs: record['startedAtMs']!, version: record['version']!, partitionsTotal: record['partitionsTotal']! };
+  }
+  if (limitsJson !== undefined) {
+    const limits = limitsJson as Record<string, number>;
+    parsedMap.rebalanceLimits = { bytesPerSecond: limits['bytesPerSecond']!, concurrentMoves: limits['concurrentMoves']! };
+  }
+  return parsedMap;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,7 +963,7 @@ function bump(map: ClusterMap): ClusterMap {
 function copyMap(map: ClusterMap): ClusterMap {
   const nodes: Record<string, NodeAddress> = {};
   for (const [nodeId, address] of Object.entries(map.nodes)) nodes[nodeId] = copyAddress(address);
-  return {
+  const copy: ClusterMap = {
     formatVersion: 1,
     clusterId: map.clusterId,
     version: map.version,
@@ -731,14 +979,21 @@ function copyMap(map: ClusterMap): ClusterMap {
       baseline: [...record.baseline],
       version: record.version,
     })),
-    partitions: map.partitions.map((assignment) => ({
-      replicas: [...assignment.replicas],
-      isr: [...assignment.isr],
-      primary: assignment.primary,
-      term: assignment.term,
-      lost: assignment.lost,
-    })),
+    partitions: map.partitions.map((assignment) => {
+      const copied: PartitionAssignment = {
+        replicas: [...assignment.replicas],
+        isr: [...assignment.isr],
+        primary: assignment.primary,
+        term: assignment.term,
+        lost: assignment.lost,
+      };
+      if (assignment.target !== undefined) copied.target = [...assignment.target];
+      return copied;
+    }),
   };
+  if (map.rebalance !== undefined) copy.rebalance = { ...map.rebalance };
+  if (map.rebalanceLimits !== undefined) copy.rebalanceLimits = { ...map.rebalanceLimits };
+  return copy;
 }
 
 /** A copy with exactly the known fields; `zone` only when set, so JSON round trips compare equal. */

@@ -40,6 +40,30 @@ describe('replication simulation, FULL_SYNC', () => {
   }, 600_000);
 });
 
+describe('replication simulation with baseline changes (moves, handoffs), FULL_SYNC', () => {
+  it(`holds every invariant and finishes every move over ${ONLY_ONE ? 1 : Math.ceil(SEEDS / 4)} seeds (4 nodes, one spare at first, backups=1)`, () => {
+    const totals = { baselineChanges: 0, movesCompleted: 0, handoffs: 0, snapshots: 0 };
+    for (const seed of seeds(Math.ceil(SEEDS / 4))) {
+      const report = new Simulation({ seed: seed + 300_000, nodes: 4, initialBaseline: 3, partitions: 8, baselineChanges: 3, logWindow: 40 }).run();
+      for (const key of Object.keys(totals) as Array<keyof typeof totals>) totals[key] += report[key];
+      expect(report.acknowledgedWrites, `seed ${seed + 300_000} made progress`).toBeGreaterThan(0);
+    }
+    console.log(`moves: ${totals.baselineChanges} baseline changes, ${totals.movesCompleted} moves completed, ${totals.handoffs} handoffs, ${totals.snapshots} snapshots`);
+    expect(totals.movesCompleted).toBeGreaterThan(0);
+    expect(totals.handoffs).toBeGreaterThan(0);
+  }, 600_000);
+
+  it(`holds every invariant over ${ONLY_ONE ? 1 : Math.ceil(SEEDS / 8)} seeds (5 nodes, backups=2, baseline changes without faults between them)`, () => {
+    let moves = 0;
+    for (const seed of seeds(Math.ceil(SEEDS / 8))) {
+      const report = new Simulation({ seed: seed + 400_000, nodes: 5, initialBaseline: 3, backups: 2, partitions: 8, baselineChanges: 4, faultsPerSecond: 0.3, logWindow: 30 }).run();
+      moves += report.movesCompleted;
+      expect(report.acknowledgedWrites, `seed ${seed + 400_000} made progress`).toBeGreaterThan(0);
+    }
+    expect(moves).toBeGreaterThan(0);
+  }, 600_000);
+});
+
 describe('replication simulation, PRIMARY_SYNC', () => {
   it('keeps leases exclusive and serves every partition after healing; counts lost writes', () => {
     let lost = 0;

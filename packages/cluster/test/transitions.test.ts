@@ -8,9 +8,12 @@ import { describe, expect, it } from 'vitest';
 import {
   activate,
   assignAll,
+  assignPartition,
   BACKUPS_MAX,
+  completeMove,
   createMap,
   expandIsr,
+  handOver,
   historyRelation,
   MAP_ERROR_CODES,
   MAP_PARTITIONS_MAX,
@@ -20,7 +23,10 @@ import {
   parseMap,
   promote,
   registerNode,
+  resetLost,
   restoreLost,
+  setBaseline,
+  setRebalanceLimits,
   setState,
   shrinkIsr,
   validateMap,
@@ -831,6 +837,172 @@ describe('random transition sequences', () => {
     for (const kind of ['register', 'activate', 'setState', 'markFullRestart', 'promote', 'shrinkIsr', 'expandIsr', 'markLost', 'restoreLost'] as const) {
       expect(succeeded.get(kind) ?? 0, kind).toBeGreaterThan(0);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Baseline changes, moves, handoffs, lost-partition reset, rebalance limits
+
+/** Three nodes, backups=1, 16 partitions: each partition on two of a, b, c. */
+function movableMap(): ClusterMap {
+  return activate(createMap('c1'), { onlineNodes: online('a', 'b', 'c'), partitionCount: 16, backups: 1, writeSynchronization: 'FULL_SYNC' });
+}
+
+/** Completes every move of `map` as the primaries would (hand off first when outside the target). */
+function finishMoves(map: ClusterMap): ClusterMap {
+  let current = map;
+  current.partitions.forEach((assignment, partition) => {
+    if (assignment.target === undefined) return;
+    for (const node of assignment.target) {
+      const now = current.partitions[partition]!;
+      if (!now.isr.includes(node)) current = step(current, (m) => expandIsr(m, partition, now.primary!, now.term, node));
+    }
+    const now = current.partitions[partition]!;
+    if (!now.target!.includes(now.primary!)) current = step(current, (m) => handOver(m, partition, now.primary!, now.target![0]!, now.term));
+    const ready = current.partitions[partition]!;
+    current = step(current, (m) => completeMove(m, partition, ready.primary!, ready.term));
+  });
+  return current;
+}
+
+describe('setBaseline and moves', () => {
+  it('adding a node moves only the partitions it wins, and no copy between old nodes', () => {
+    const map = movableMap();
+    const next = step(map, (m) => setBaseline(m, { baseline: ['a', 'b', 'c', 'd'], addresses: online('d'), nowMs: 1000 }));
+    expect(next.baseline).toEqual(['a', 'b', 'c', 'd']);
+    expect(next.nodes['d']).toEqual(address('d'));
+    expect(next.history).toHaveLength(map.history.length + 1);
+    let moving = 0;
+    next.partitions.forEach((assignment, partition) => {
+      const target = assignPartition(partition, ['a', 'b', 'c', 'd'].map((id) => ({ id })), 2);
+      const before = map.partitions[partition]!;
+      if (assignment.target === undefined) {
+        expect(new Set(assignment.replicas)).toEqual(new Set(before.replicas));
+        return;
+      }
+      moving++;
+      expect(assignment.target).toEqual(target);
+      // The only new replica is d; the one it replaces stays (in the ISR) until the move completes.
+      expect(assignment.target.filter((node) => !before.replicas.includes(node))).toEqual(['d']);
+      expect(assignment.isr).toEqual(assignment.replicas.filter((node) => before.isr.includes(node)));
+      expect(assignment.primary).toBe(before.primary);
+    });
+    expect(moving).toBeGreaterThan(0);
+    expect(next.rebalance).toEqual({ startedAtMs: 1000, version: next.version, partitionsTotal: moving });
+    const done = finishMoves(next);
+    done.partitions.forEach((assignment, partition) => {
+      expect(assignment.target).toBeUndefined();
+      expect(assignment.replicas).toEqual(assignPartition(partition, ['a', 'b', 'c', 'd'].map((id) => ({ id })), 2));
+      expect(assignment.isr).toEqual(assignment.replicas);
+    });
+  });
+
+  it('removing an offline node keeps the surviving in-sync copy as the source', () => {
+    let map = movableMap();
+    // c went offline: every primary dropped it from the ISR (or it failed over away from c).
+    map.partitions.forEach((assignment, partition) => {
+      if (!assignment.replicas.includes('c')) return;
+      if (assignment.primary === 'c') {
+        const other = assignment.isr.find((node) => node !== 'c')!;
+        map = step(map, (m) => promote(m, partition, other, m.partitions[partition]!.term));
+      } else {
+        map = step(map, (m) => shrinkIsr(m, partition, assignment.primary!, assignment.term, ['c']));
+      }
+    });
+    const next = step(map, (m) => setBaseline(m, { baseline: ['a', 'b'], nowMs: 5 }));
+    next.partitions.forEach((assignment) => {
+      expect(assignment.replicas).not.toContain('c');
+      if (assignment.target !== undefined) expect(assignment.target.sort()).toEqual(['a', 'b']);
+    });
+    const done = finishMoves(next);
+    for (const assignment of done.partitions) expect([...assignment.isr].sort()).toEqual(['a', 'b']);
+  });
+
+  it('refuses a baseline that leaves a partition with no in-sync copy, unless the node drains', () => {
+    let map = movableMap();
+    // Partition 0 keeps only its primary in the ISR; removing that node (offline) would lose it.
+    const p0 = map.partitions[0]!;
+    const backup = p0.isr.find((node) => node !== p0.primary)!;
+    map = step(map, (m) => shrinkIsr(m, 0, p0.primary!, p0.term, [backup]));
+    const rest = ['a', 'b', 'c'].filter((node) => node !== p0.primary);
+    refuses(map, (m) => setBaseline(m, { baseline: rest, nowMs: 0 }), 'NO_SURVIVING_COPY', /partitions 0\b/);
+    const drained = step(map, (m) => setBaseline(m, { baseline: rest, draining: [p0.primary!], nowMs: 0 }));
+    expect(drained.partitions[0]!.replicas).toContain(p0.primary);
+    expect(drained.partitions[0]!.target).not.toContain(p0.primary);
+    // The draining primary must hand off before the move can complete.
+    refuses(drained, (m) => completeMove(m, 0, p0.primary!, p0.term), 'NOT_IN_TARGET', /hand off first/);
+  });
+
+  it('retargets a moving partition to the newest baseline', () => {
+    const map = movableMap();
+    const withD = step(map, (m) => setBaseline(m, { baseline: ['a', 'b', 'c', 'd'], addresses: online('d'), nowMs: 1 }));
+    const withE = step(withD, (m) => setBaseline(m, { baseline: ['a', 'b', 'c', 'e'], addresses: online('e'), nowMs: 2 }));
+    withE.partitions.forEach((assignment, partition) => {
+      const target = assignPartition(partition, ['a', 'b', 'c', 'e'].map((id) => ({ id })), 2);
+      expect(assignment.target ?? assignment.replicas).toEqual(target);
+      // d never entered an ISR, so it holds nothing that must survive: it is dropped at once.
+      expect(assignment.replicas).not.toContain('d');
+    });
+  });
+
+  it('returns the map itself when nothing changes, and refuses bad baselines', () => {
+    const map = movableMap();
+    unchanged(map, (m) => setBaseline(m, { baseline: ['c', 'b', 'a'], nowMs: 0 }));
+    refuses(map, (m) => setBaseline(m, { baseline: [], nowMs: 0 }), 'INVALID_BASELINE', /empty/);
+    refuses(map, (m) => setBaseline(m, { baseline: ['a', 'a', 'b'], nowMs: 0 }), 'INVALID_BASELINE', /twice/);
+    refuses(map, (m) => setBaseline(m, { baseline: ['a', 'b', 'zz'], nowMs: 0 }), 'INVALID_BASELINE', /zz has never registered/);
+    refuses(createMap('c2'), (m) => setBaseline(m, { baseline: ['a'], nowMs: 0 }), 'NOT_ACTIVE');
+  });
+
+  it('completeMove and handOver check their caller, the target and the ISR', () => {
+    const map = movableMap();
+    const next = setBaseline(map, { baseline: ['a', 'b', 'c', 'd'], addresses: online('d'), nowMs: 0 });
+    const partition = next.partitions.findIndex((assignment) => assignment.target !== undefined);
+    const assignment = next.partitions[partition]!;
+    refuses(next, (m) => completeMove(m, partition, assignment.primary!, assignment.term), assignment.target!.includes(assignment.primary!) ? 'NOT_IN_SYNC' : 'NOT_IN_TARGET');
+    const settled = next.partitions.findIndex((item) => item.target === undefined);
+    refuses(next, (m) => completeMove(m, settled, next.partitions[settled]!.primary!, next.partitions[settled]!.term), 'NO_MOVE');
+    refuses(next, (m) => handOver(m, partition, assignment.primary!, 'd', assignment.term), 'NOT_IN_SYNC', /d is not in the ISR/);
+    refuses(next, (m) => handOver(m, partition, assignment.primary!, assignment.primary!, assignment.term), 'NOT_IN_SYNC');
+    const backup = assignment.isr.find((node) => node !== assignment.primary)!;
+    const handed = step(next, (m) => handOver(m, partition, assignment.primary!, backup, assignment.term));
+    expect(handed.partitions[partition]!.primary).toBe(backup);
+    expect(handed.partitions[partition]!.term).toBe(assignment.term + 1);
+    expect(handed.partitions[partition]!.isr).toEqual(assignment.isr);
+  });
+});
+
+describe('resetLost and rebalance limits', () => {
+  it('gives lost partitions a primary among online nodes, preferring their last ISR', () => {
+    let map = movableMap();
+    map = step(map, (m) => markLost(m, 0));
+    map = step(map, (m) => markLost(m, 1));
+    const lastIsr0 = map.partitions[0]!.isr;
+    const outsider = ['a', 'b', 'c'].find((node) => !map.partitions[1]!.isr.includes(node))!;
+    const first = step(map, (m) => resetLost(m, [outsider, lastIsr0[1]!], [0]));
+    const expected0 = lastIsr0.includes(outsider) ? lastIsr0.find((node) => node === outsider || node === lastIsr0[1]) : lastIsr0[1];
+    expect(first.partitions[0]).toMatchObject({ primary: expected0, isr: [expected0], lost: false, term: map.partitions[0]!.term + 1 });
+    expect(first.partitions[1]!.lost).toBe(true);
+    const next = step(first, (m) => resetLost(m, [outsider]));
+    expect(next.partitions[1]).toMatchObject({ primary: outsider, isr: [outsider], lost: false });
+    expect(next.partitions[1]!.replicas).toContain(outsider);
+    unchanged(next, (m) => resetLost(m, ['a']));
+    refuses(map, (m) => resetLost(m, []), 'NO_ONLINE_NODES', /partition 0/);
+  });
+
+  it('sets limits and refuses bad ones', () => {
+    const map = movableMap();
+    const next = step(map, (m) => setRebalanceLimits(m, { bytesPerSecond: 1_000_000, concurrentMoves: 4 }));
+    expect(next.rebalanceLimits).toEqual({ bytesPerSecond: 1_000_000, concurrentMoves: 4 });
+    unchanged(next, (m) => setRebalanceLimits(m, { bytesPerSecond: 1_000_000, concurrentMoves: 4 }));
+    refuses(map, (m) => setRebalanceLimits(m, { bytesPerSecond: -1, concurrentMoves: 1 }), 'INVALID_LIMITS', /bytesPerSecond/);
+    refuses(map, (m) => setRebalanceLimits(m, { bytesPerSecond: 0, concurrentMoves: 0 }), 'INVALID_LIMITS', /concurrentMoves/);
+  });
+
+  it('validateMap rejects a target outside the replicas', () => {
+    const map = structuredClone(movableMap());
+    map.partitions[0]!.target = ['zz'];
+    expect(validateMap(map).join()).toMatch(/target member zz is not a replica/);
   });
 });
 

@@ -44,6 +44,10 @@ export interface TestCluster {
   kill(member: ClusterMember): Promise<void>;
   stopNode(member: ClusterMember): Promise<void>;
   start(member: ClusterMember): Promise<void>;
+  /** Starts one more node (outside the baseline until it is added). */
+  addMember(): Promise<ClusterMember>;
+  /** Waits until no partition is moving (GET /v1/cluster/rebalance says inProgress false). */
+  waitRebalanced(options?: { timeoutMs?: number; onProgress?: (report: Record<string, unknown>) => void }): Promise<Record<string, unknown>>;
   /** Waits until every partition has an online primary and (optionally) a full ISR. */
   waitHealthy(options?: { fullIsr?: boolean; timeoutMs?: number }): Promise<void>;
   /** Kills everything and removes data. */
@@ -64,16 +68,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     storeUrl = embedded.url;
   }
   const members: ClusterMember[] = [];
-  for (let i = 0; i < count; i++) {
-    members.push({
-      nodeId: `node-${i}`,
-      port: await freePort(),
-      adminPort: await freePort(),
-      peerPort: await freePort(),
-      dataDir: temporaryDirectory(`ballast-cluster-${i}-`),
-      process: null,
-    });
-  }
+  const newMember = async (i: number): Promise<ClusterMember> => ({
+    nodeId: `node-${i}`,
+    port: await freePort(),
+    adminPort: await freePort(),
+    peerPort: await freePort(),
+    dataDir: temporaryDirectory(`ballast-cluster-${i}-`),
+    process: null,
+  });
+  for (let i = 0; i < count; i++) members.push(await newMember(i));
   const start = async (member: ClusterMember): Promise<void> => {
     member.process = await startNode({
       dataDir: member.dataDir,
@@ -156,6 +159,27 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       throw new Error(`cluster not healthy after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+    },
+    async addMember() {
+      const member = await newMember(members.length);
+      members.push(member);
+      await start(member);
+      return member;
+    },
+    async waitRebalanced({ timeoutMs = 120_000, onProgress } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      let last: Record<string, unknown> = {};
+      while (Date.now() < deadline) {
+        try {
+          last = (await admin(live(), 'GET', '/v1/cluster/rebalance')).body;
+          onProgress?.(last);
+          if (last['inProgress'] === false) return last;
+        } catch (error) {
+          last = { error: String(error) };
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      throw new Error(`rebalance not finished after ${timeoutMs} ms: ${JSON.stringify(last)}`);
     },
     async destroy() {
       await Promise.all(members.map((member) => member.process?.kill()));

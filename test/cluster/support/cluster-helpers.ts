@@ -132,3 +132,98 @@ export function median(values: number[]): number {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+type Client = InstanceType<typeof Redis.Cluster>;
+
+/**
+ * One writer: its own keys, each written with increasing values, one command at a time. Records
+ * what was sent and acknowledged per key, errors (after the client's own redirect handling), and
+ * the latency of each acknowledged write (ms) when `latencies` is given.
+ */
+export class Writer {
+  readonly keys: string[];
+  /** Highest value sent per key (acknowledged or not). */
+  readonly sent = new Map<string, number>();
+  /** Highest value acknowledged (+OK) per key. */
+  readonly acknowledged = new Map<string, number>();
+  acknowledgedCount = 0;
+  errorCount = 0;
+  lastError = '';
+  private stopping = false;
+  readonly done: Promise<void>;
+
+  constructor(
+    readonly index: number,
+    private readonly client: Client,
+    keysPerWriter: number,
+    private readonly latencies?: Array<{ atMs: number; ms: number }>,
+    private readonly pauseMs = 0,
+  ) {
+    this.keys = Array.from({ length: keysPerWriter }, (_, key) => `writer:${index}:key:${key}`);
+    this.done = this.run();
+  }
+
+  private async run(): Promise<void> {
+    for (let i = 0; !this.stopping; i++) {
+      const key = this.keys[i % this.keys.length]!;
+      const value = (this.sent.get(key) ?? 0) + 1;
+      this.sent.set(key, value);
+      const started = performance.now();
+      try {
+        const reply = await this.client.set(key, String(value));
+        if (reply === 'OK') {
+          this.acknowledged.set(key, value);
+          this.acknowledgedCount++;
+          this.latencies?.push({ atMs: Date.now(), ms: performance.now() - started });
+        }
+      } catch (error) {
+        // Not acknowledged: the write may or may not have happened; the next value supersedes it.
+        this.errorCount++;
+        this.lastError = messageOf(error);
+        await sleep(20);
+      }
+      if (this.pauseMs > 0) await sleep(this.pauseMs);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const bounded = await Promise.race([this.done.then(() => true), sleep(60_000).then(() => false)]);
+    if (!bounded) throw new Error(`writer ${this.index} hangs: a command never settled (last error: ${this.lastError})`);
+  }
+}
+
+/**
+ * Reads every writer key and checks: value ≥ the last value acknowledged before the read started,
+ * and ≤ the highest value sent (nothing invented). Returns the violations.
+ */
+export async function checkNoAcknowledgedWriteLost(client: Client, writers: Writer[]): Promise<string[]> {
+  const violations: string[] = [];
+  for (const writer of writers) {
+    for (const key of writer.keys) {
+      const acknowledged = writer.acknowledged.get(key) ?? 0;
+      let read: string | null = null;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          read = await client.get(key);
+          break;
+        } catch (error) {
+          if (attempt >= 20) throw new Error(`GET ${key} kept failing: ${messageOf(error)}`);
+          await sleep(200);
+        }
+      }
+      const sent = writer.sent.get(key) ?? 0;
+      const value = read === null ? 0 : Number(read);
+      if (value < acknowledged) violations.push(`${key}: read ${read}, but ${acknowledged} was acknowledged`);
+      if (value > sent) violations.push(`${key}: read ${read}, but only up to ${sent} was ever sent`);
+    }
+  }
+  return violations;
+}
+
+/** The p-th percentile (0..100) of `values` (nearest rank); 0 for none. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}

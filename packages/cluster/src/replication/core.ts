@@ -51,6 +51,12 @@ interface PeerProgress {
   leaseFromMs: number;
   /** When the last probe or snapshot was started. */
   modeSinceMs: number;
+  /** The peer's map version in its latest position report (ack or snapshot-done). */
+  peerMapVersion: number;
+  /** Snapshot mode: when the edge finished sending it (null: still sending). */
+  snapshotSentMs: number | null;
+  /** Since when the peer has been in the map's ISR without a pending removal (null: it is not). */
+  isrSinceMs: number | null;
 }
 
 interface LeaderState {
@@ -63,6 +69,13 @@ interface LeaderState {
   pendingExpand: Set<string>;
   /** Members it proposed to remove, not yet seen in the map. */
   pendingShrink: Set<string>;
+  /** When this leadership started (this node's clock). */
+  sinceMs: number;
+  /**
+   * A graceful handoff in progress: the primary stopped serving (for good, at this term) and tells
+   * `to` to take over once everything is committed and on `to`.
+   */
+  handoff: { to: string; sinceMs: number; lastSentMs: number } | null;
 }
 
 interface PartitionRuntime {
@@ -168,6 +181,18 @@ export class ReplicationCore {
     this.reportDurable(runtime, nowMs);
   }
 
+  /**
+   * The edge deleted this node's copy of a partition it no longer holds (the map moved it away): its
+   * position is read again from the (now empty) log when a primary next asks.
+   */
+  onLocalReset(partition: number): void {
+    const runtime = this.partitions.get(partition);
+    if (runtime === undefined || runtime.leader !== null) return;
+    runtime.positionKnown = false;
+    runtime.reportedDurableSeq = 0;
+    runtime.ackDue = false;
+  }
+
   /** The edge applied a local write (primary) to `partition`: replicate it. */
   onLocalAppend(partition: number, nowMs: number): void {
     const runtime = this.partitions.get(partition);
@@ -177,6 +202,7 @@ export class ReplicationCore {
 
   /** Backup side: a snapshot from `from` was installed; the local copy is now at seq/lastTerm, durable. */
   onSnapshotInstalled(partition: number, from: string, term: number, seq: number, lastTerm: number, nowMs: number): void {
+    if (!this.holdsReplica(partition)) return;
     const runtime = this.runtime(partition, nowMs);
     if (term < runtime.knownTerm || runtime.leader !== null) return;
     runtime.appliedSeq = seq;
@@ -184,7 +210,13 @@ export class ReplicationCore {
     runtime.positionKnown = true;
     runtime.reportedDurableSeq = seq;
     runtime.lastHeardMs = nowMs;
-    this.send(from, { type: 'snapshot-done', partition, term, seq, lastTerm });
+    this.send(from, { type: 'snapshot-done', partition, term, seq, lastTerm, mapVersion: this.map?.version ?? 0 });
+  }
+
+  /** The edge sent the whole snapshot to `to`; the backup confirms with snapshot-done once installed. */
+  onSnapshotSent(partition: number, to: string, nowMs: number): void {
+    const progress = this.partitions.get(partition)?.leader?.peers.get(to);
+    if (progress !== undefined && progress.mode === 'snapshot') progress.snapshotSentMs = nowMs;
   }
 
   /** The edge could not stream a snapshot to `to`: start again later. */
@@ -232,6 +264,9 @@ export class ReplicationCore {
       case 'snapshot-done':
         this.onSnapshotDone(from, message, nowMs);
         return;
+      case 'handoff':
+        this.onHandoff(from, message, nowMs);
+        return;
     }
   }
 
@@ -259,6 +294,9 @@ export class ReplicationCore {
     const leader = runtime.leader;
     if (leader === null) return { ok: false, reason: 'not-primary', primary: assignment.primary };
     if (access === 'write' && map.state === 'ACTIVE_READ_ONLY') return { ok: false, reason: 'read-only' };
+    // A primary handing off serves nothing more at its term, reads included: the receiver takes
+    // over without waiting for the leases this primary holds to lapse.
+    if (leader.handoff !== null) return { ok: false, reason: 'handing-off' };
     if (this.leaseExpiryMs(runtime) <= nowMs) return { ok: false, reason: 'no-lease' };
     if (leader.committedSeq < leader.readyFromSeq) return { ok: false, reason: 'catching-up' };
     return { ok: true };
@@ -320,6 +358,36 @@ export class ReplicationCore {
     return [...leader.peers].map(([node, progress]) => ({ node, mode: progress.mode, matchSeq: progress.matchSeq }));
   }
 
+  /** Peers this node has a link to, as the edge reported (diagnostics). */
+  connectedPeers(): string[] {
+    return [...this.connected].sort();
+  }
+
+  /** What this node knows of a partition's primary, and its own takeover in flight (diagnostics). */
+  followerState(partition: number): { knownTerm: number; knownPrimary: string | null; takeover: Proposal | null; role: string } | null {
+    const runtime = this.partitions.get(partition);
+    if (runtime === undefined) return null;
+    return { knownTerm: runtime.knownTerm, knownPrimary: runtime.knownPrimary, takeover: runtime.takeover?.proposal ?? null, role: runtime.role };
+  }
+
+  /** Partitions this node leads that are moving, with each learner's mode and position (progress). */
+  movesLed(): Array<{ partition: number; lastSeq: number; handingOff: boolean; learners: Array<{ node: string; mode: string; matchSeq: number }> }> {
+    const moves = [];
+    for (const runtime of this.partitions.values()) {
+      const leader = runtime.leader;
+      const assignment = runtime.assignment;
+      if (leader === null || assignment?.target === undefined) continue;
+      const learners = assignment.target
+        .filter((node) => node !== this.nodeId && !assignment.isr.includes(node))
+        .map((node) => {
+          const progress = leader.peers.get(node);
+          return { node, mode: progress?.mode ?? 'probe', matchSeq: progress?.matchSeq ?? 0 };
+        });
+      moves.push({ partition: runtime.partition, lastSeq: this.log.lastSeq(runtime.partition), handingOff: leader.handoff !== null, learners });
+    }
+    return moves;
+  }
+
   currentMap(): ClusterMap | null {
     return this.map;
   }
@@ -373,7 +441,7 @@ export class ReplicationCore {
       runtime.lastHeardMs = nowMs;
       if (runtime.takeover !== null) {
         const takeover = runtime.takeover.proposal;
-        const expected = takeover.kind === 'promote' ? takeover.expectedTerm : previous?.term ?? 0;
+        const expected = 'expectedTerm' in takeover ? takeover.expectedTerm : previous?.term ?? 0;
         if (assignment.primary === this.nodeId && assignment.term === expected + 1) {
           this.ownedTerms.set(runtime.partition, assignment.term);
         }
@@ -399,7 +467,11 @@ export class ReplicationCore {
       }
     }
     if (runtime.leader !== null) {
-      for (const node of [...runtime.leader.pendingExpand]) if (assignment.isr.includes(node)) runtime.leader.pendingExpand.delete(node);
+      // A proposed expansion is settled once the map shows it, or once the node is no longer a
+      // replica (no later version can hold it in the ISR without a new expansion).
+      for (const node of [...runtime.leader.pendingExpand]) {
+        if (assignment.isr.includes(node) || !assignment.replicas.includes(node)) runtime.leader.pendingExpand.delete(node);
+      }
       for (const node of [...runtime.leader.pendingShrink]) if (!assignment.isr.includes(node)) runtime.leader.pendingShrink.delete(node);
       this.advanceCommit(runtime);
     }
@@ -416,7 +488,12 @@ export class ReplicationCore {
       peers: new Map(),
       pendingExpand: new Set(),
       pendingShrink: new Set(),
+      sinceMs: nowMs,
+      handoff: null,
     };
+    // Leases for the new term are asked for at once (the next tick), not at the next beacon round:
+    // after a handoff, the new primary serves as soon as its ISR granted.
+    this.lastBeaconMs = -Infinity;
     runtime.takeover = null;
     runtime.knownTerm = assignment.term;
     runtime.knownPrimary = this.nodeId;
@@ -442,6 +519,9 @@ export class ReplicationCore {
         lastHeardMs: nowMs,
         leaseFromMs: -Infinity,
         modeSinceMs: nowMs,
+        snapshotSentMs: null,
+        peerMapVersion: 0,
+        isrSinceMs: null,
       };
       leader.peers.set(node, progress);
       this.startProbe(runtime, node, progress, nowMs);
@@ -474,7 +554,10 @@ export class ReplicationCore {
     for (const [peer, progress] of leader.peers) {
       if (progress.mode === 'probe' && nowMs - progress.modeSinceMs >= config.retransmitMs) {
         this.startProbe(runtime, peer, progress, nowMs);
-      } else if (progress.mode === 'snapshot' && nowMs - progress.modeSinceMs >= config.snapshotTimeoutMs) {
+      } else if (
+        progress.mode === 'snapshot' &&
+        (nowMs - progress.modeSinceMs >= config.snapshotTimeoutMs || (progress.snapshotSentMs !== null && nowMs - progress.snapshotSentMs >= config.snapshotAckTimeoutMs))
+      ) {
         this.startProbe(runtime, peer, progress, nowMs);
       } else if (progress.mode === 'log') {
         const unanswered = progress.inflight.find((item) => item.seq > progress.acceptedSeq);
@@ -498,11 +581,26 @@ export class ReplicationCore {
       const removed = [...leader.pendingShrink].filter((peer) => assignment.isr.includes(peer));
       if (removed.length > 0) this.propose(runtime, { kind: 'shrink-isr', partition: runtime.partition, primary: this.nodeId, term: leader.term, removed }, nowMs);
     }
+    for (const [peer, progress] of leader.peers) {
+      const inIsr = assignment.isr.includes(peer) && !leader.pendingShrink.has(peer);
+      if (!inIsr) progress.isrSinceMs = null;
+      else progress.isrSinceMs ??= nowMs;
+    }
+    // An expansion whose result never came back (a lost CAS reply) is proposed again until the map
+    // shows it or refuses it: meanwhile the member counts for commits and leases.
+    for (const peer of leader.pendingExpand) {
+      if (!assignment.isr.includes(peer)) this.propose(runtime, { kind: 'expand-isr', partition: runtime.partition, primary: this.nodeId, term: leader.term, added: peer }, nowMs);
+    }
     // Caught-up replicas outside the ISR join it.
     const lastSeq = this.log.lastSeq(runtime.partition);
     for (const [peer, progress] of leader.peers) {
       if (assignment.isr.includes(peer) || leader.pendingShrink.has(peer)) continue;
       if (progress.mode !== 'log' || !this.connected.has(peer)) continue;
+      // A node joining a moving partition may have held a copy it deleted when an earlier move
+      // completed: its position counts only once reported from a map at least as new as the last
+      // baseline change (it had seen, and acted on, every older version by then).
+      const rebalanceVersion = this.map?.rebalance?.version ?? 0;
+      if (assignment.target !== undefined && progress.peerMapVersion < rebalanceVersion) continue;
       // Only with a fresh lease from the peer: once in the ISR, the primary serves only with one.
       const leased = progress.leaseFromMs + config.leaseMs > nowMs;
       if (leased && progress.matchSeq >= lastSeq && progress.matchSeq >= leader.committedSeq && nowMs - progress.lastHeardMs < config.isrTimeoutMs) {
@@ -511,6 +609,72 @@ export class ReplicationCore {
       }
     }
     this.advanceCommit(runtime);
+    this.tickPlacement(runtime, nowMs);
+  }
+
+  /**
+   * Moves and primary placement: a moving partition whose target is all in the ISR completes its
+   * move (its primary hands off first when it is not in the target), and a primary that is not the
+   * preferred one hands off to it once it has been in the ISR for a while. A handoff in progress is
+   * pushed on (the message is sent again until a new primary appears) or, after handoffTimeoutMs,
+   * abandoned: this node then takes a new term itself.
+   */
+  private tickPlacement(runtime: PartitionRuntime, nowMs: number): void {
+    const leader = runtime.leader!;
+    const assignment = runtime.assignment!;
+    const lastSeq = this.log.lastSeq(runtime.partition);
+    const handoff = leader.handoff;
+    if (handoff !== null) {
+      if (nowMs - handoff.sinceMs >= this.config.handoffTimeoutMs) {
+        this.propose(runtime, { kind: 'promote', partition: runtime.partition, candidate: this.nodeId, expectedTerm: leader.term }, nowMs, true);
+        return;
+      }
+      const progress = leader.peers.get(handoff.to);
+      const ready = progress !== undefined && progress.mode === 'log' && progress.matchSeq >= lastSeq && leader.committedSeq >= lastSeq;
+      if (ready && this.connected.has(handoff.to) && nowMs - handoff.lastSentMs >= this.config.beaconIntervalMs / 2) {
+        handoff.lastSentMs = nowMs;
+        this.send(handoff.to, { type: 'handoff', partition: runtime.partition, term: leader.term, seq: lastSeq });
+      }
+      return;
+    }
+    if (this.map?.state === 'INACTIVE' || leader.committedSeq < leader.readyFromSeq) return;
+    const target = assignment.target;
+    if (target !== undefined) {
+      if (!target.every((node) => assignment.isr.includes(node) && !leader.pendingShrink.has(node))) return;
+      if (target.includes(this.nodeId)) {
+        this.propose(runtime, { kind: 'complete-move', partition: runtime.partition, primary: this.nodeId, term: leader.term }, nowMs);
+        return;
+      }
+      const successor = target.find((node) => this.caughtUp(leader, node, lastSeq));
+      if (successor !== undefined) this.startHandoff(leader, successor, nowMs);
+      return;
+    }
+    const preferred = assignment.replicas[0];
+    if (preferred === undefined || preferred === this.nodeId || !Number.isFinite(this.config.preferredLeaderDelayMs)) return;
+    const since = leader.peers.get(preferred)?.isrSinceMs ?? null;
+    const settled = since !== null && nowMs - since >= this.config.preferredLeaderDelayMs && nowMs - leader.sinceMs >= this.config.preferredLeaderDelayMs;
+    if (settled && this.caughtUp(leader, preferred, lastSeq)) this.startHandoff(leader, preferred, nowMs);
+  }
+
+  private caughtUp(leader: LeaderState, node: string, lastSeq: number): boolean {
+    const progress = leader.peers.get(node);
+    return progress !== undefined && progress.mode === 'log' && progress.matchSeq >= lastSeq && this.connected.has(node) && progress.isrSinceMs !== null;
+  }
+
+  private startHandoff(leader: LeaderState, to: string, nowMs: number): void {
+    leader.handoff = { to, sinceMs: nowMs, lastSentMs: -Infinity };
+  }
+
+  /** ISR member: the primary handed the partition to this node; take over now (by CAS). */
+  private onHandoff(from: string, message: Extract<PeerMessage, { type: 'handoff' }>, nowMs: number): void {
+    const runtime = this.partitions.get(message.partition);
+    const assignment = runtime?.assignment;
+    if (runtime === undefined || assignment === undefined || assignment === null || runtime.leader !== null) return;
+    if (assignment.term !== message.term || assignment.primary !== from || !assignment.isr.includes(this.nodeId)) return;
+    if (runtime.knownTerm !== message.term || runtime.knownPrimary !== from) return;
+    this.ensurePosition(runtime);
+    if (runtime.appliedSeq < message.seq || this.log.durableSeq(message.partition) < message.seq) return;
+    this.propose(runtime, { kind: 'hand-over', partition: runtime.partition, from, candidate: this.nodeId, expectedTerm: message.term }, nowMs, true);
   }
 
   private sendEntries(runtime: PartitionRuntime, peer: string, progress: PeerProgress, nowMs: number): void {
@@ -546,6 +710,7 @@ export class ReplicationCore {
 
   private startSnapshot(runtime: PartitionRuntime, peer: string, progress: PeerProgress, nowMs: number): void {
     progress.mode = 'snapshot';
+    progress.snapshotSentMs = null;
     progress.inflight = [];
     progress.inflightBytes = 0;
     progress.modeSinceMs = nowMs;
@@ -587,6 +752,7 @@ export class ReplicationCore {
     const progress = leader.peers.get(from);
     if (progress === undefined) return;
     progress.lastHeardMs = nowMs;
+    progress.peerMapVersion = Math.max(progress.peerMapVersion, message.mapVersion);
     if (!message.ok) {
       if (progress.mode !== 'snapshot') {
         this.alignPeer(runtime, from, progress, message.lastSeq, message.lastTerm, message.durableSeq, nowMs);
@@ -611,6 +777,7 @@ export class ReplicationCore {
     const progress = leader.peers.get(from);
     if (progress === undefined) return;
     progress.lastHeardMs = nowMs;
+    progress.peerMapVersion = Math.max(progress.peerMapVersion, message.mapVersion);
     this.alignPeer(runtime, from, progress, message.seq, message.lastTerm, message.seq, nowMs);
   }
 
@@ -724,7 +891,32 @@ export class ReplicationCore {
     runtime.positionKnown = true;
   }
 
+  /**
+   * Whether this node's map lists it as a replica of the partition (true before it has a map). A
+   * node that is not one takes no entries or snapshots: after a move completed it deleted its copy,
+   * and a primary that has not seen that map version yet must not fill it again.
+   */
+  holdsReplica(partition: number): boolean {
+    const assignment = this.partitions.get(partition)?.assignment ?? null;
+    return assignment === null || assignment.replicas.includes(this.nodeId);
+  }
+
+  /**
+   * Whether the edge may install a snapshot of `partition` streamed by `from` at `term`: this node
+   * holds a replica of it, does not lead it, and `from` is its primary at a term not older than any
+   * it heard of. A stale stream (its sender lost the partition while it was on the wire) must not
+   * replace a newer copy.
+   */
+  acceptsSnapshot(partition: number, from: string, term: number): boolean {
+    if (!this.holdsReplica(partition)) return false;
+    const runtime = this.partitions.get(partition);
+    if (runtime === undefined) return true;
+    if (runtime.leader !== null) return false;
+    return term > runtime.knownTerm || (term === runtime.knownTerm && (runtime.knownPrimary === from || runtime.knownPrimary === null));
+  }
+
   private onProbe(from: string, message: Extract<PeerMessage, { type: 'probe' }>, nowMs: number): void {
+    if (!this.holdsReplica(message.partition)) return;
     const runtime = this.runtime(message.partition, nowMs);
     if (!this.acceptsPrimary(runtime, from, message.term)) {
       this.send(from, this.refusal(runtime, runtime.knownTerm));
@@ -739,6 +931,7 @@ export class ReplicationCore {
     this.ensurePosition(runtime);
     return {
       type: 'ack',
+      mapVersion: this.map?.version ?? 0,
       partition: runtime.partition,
       term,
       durableSeq: Math.min(this.log.durableSeq(runtime.partition), runtime.appliedSeq),
@@ -749,6 +942,7 @@ export class ReplicationCore {
   }
 
   private onAppend(from: string, message: Extract<PeerMessage, { type: 'append' }>, nowMs: number): void {
+    if (!this.holdsReplica(message.partition)) return;
     const runtime = this.runtime(message.partition, nowMs);
     if (!this.acceptsPrimary(runtime, from, message.term)) {
       this.send(from, this.refusal(runtime, runtime.knownTerm));
@@ -790,6 +984,7 @@ export class ReplicationCore {
     }
     const message = {
       type: 'ack' as const,
+      mapVersion: this.map?.version ?? 0,
       partition: runtime.partition,
       term: runtime.knownTerm,
       durableSeq: durable,
@@ -884,6 +1079,10 @@ function proposalKey(proposal: Proposal): string {
       return `shrink/${proposal.partition}/${proposal.term}/${[...proposal.removed].sort().join(',')}`;
     case 'expand-isr':
       return `expand/${proposal.partition}/${proposal.term}/${proposal.added}`;
+    case 'complete-move':
+      return `move/${proposal.partition}/${proposal.term}`;
+    case 'hand-over':
+      return `handover/${proposal.partition}/${proposal.candidate}/${proposal.expectedTerm}`;
   }
 }
 

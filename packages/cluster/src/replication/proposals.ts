@@ -4,7 +4,7 @@
  * (version + 1), ready for a single compare-and-swap.
  */
 import { MapTransitionError, type ClusterMap } from '../cluster-map.js';
-import { expandIsr, markLost, promote, restoreLost, shrinkIsr } from '../transitions.js';
+import { completeMove, expandIsr, handOver, markLost, promote, restoreLost, shrinkIsr } from '../transitions.js';
 import type { Proposal } from './types.js';
 
 export interface AppliedProposals {
@@ -28,6 +28,10 @@ export function applyProposal(map: ClusterMap, proposal: Proposal): ClusterMap {
       return markLost(map, proposal.partition);
     case 'restore-lost':
       return restoreLost(map, proposal.partition, proposal.candidate);
+    case 'hand-over':
+      return handOver(map, proposal.partition, proposal.from, proposal.candidate, proposal.expectedTerm);
+    case 'complete-move':
+      return completeMove(map, proposal.partition, proposal.primary, proposal.term);
   }
 }
 

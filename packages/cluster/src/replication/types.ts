@@ -26,8 +26,23 @@ export interface ReplicationConfig {
   retransmitMs: number;
   /** A snapshot that has not completed after this long is started again. */
   snapshotTimeoutMs: number;
+  /**
+   * A snapshot the edge finished sending that the backup has not confirmed after this long (it was
+   * lost, or refused by a backup whose map did not list it yet) is followed by a probe.
+   */
+  snapshotAckTimeoutMs: number;
   /** A map change the core proposed is proposed again if it has not shown up after this long. */
   proposalRetryMs: number;
+  /**
+   * A primary that handed a partition off and saw no new primary within this long takes a new term
+   * itself (by CAS, racing the handoff's promote) and serves again.
+   */
+  handoffTimeoutMs: number;
+  /**
+   * A primary hands a partition back to its preferred primary (the first replica) once that node has
+   * been in the ISR this long, so primaries spread out again after restarts. Infinity: never.
+   */
+  preferredLeaderDelayMs: number;
 }
 
 export const REPLICATION_DEFAULTS: Readonly<ReplicationConfig> = Object.freeze({
@@ -41,7 +56,10 @@ export const REPLICATION_DEFAULTS: Readonly<ReplicationConfig> = Object.freeze({
   inflightBytesMax: 8 * 1024 * 1024,
   retransmitMs: 400,
   snapshotTimeoutMs: 120_000,
+  snapshotAckTimeoutMs: 10_000,
   proposalRetryMs: 500,
+  handoffTimeoutMs: 2000,
+  preferredLeaderDelayMs: 3000,
 });
 
 /** The start of a term in a partition's log: entries from startSeq on were written in `term`. */
@@ -103,6 +121,8 @@ export type PeerMessage =
       ok: boolean;
       lastSeq: number;
       lastTerm: number;
+      /** The sender's map version: a position reported before a move reached it may predate a drop of its copy. */
+      mapVersion: number;
     }
   /** Primary → backup: where are you? (sent when a peer's position is unknown). */
   | { type: 'probe'; partition: number; term: number }
@@ -110,7 +130,12 @@ export type PeerMessage =
   | { type: 'beacon'; id: number; partitions: Array<{ partition: number; term: number }> }
   | { type: 'grant'; id: number; partitions: Array<{ partition: number; term: number; granted: boolean }> }
   /** Backup → primary: a snapshot streamed by the edge is installed; the backup is now at seq/lastTerm (durable). */
-  | { type: 'snapshot-done'; partition: number; term: number; seq: number; lastTerm: number };
+  | { type: 'snapshot-done'; partition: number; term: number; seq: number; lastTerm: number; mapVersion: number }
+  /**
+   * Primary → ISR member: the primary stopped serving at `term` with everything up to `seq`
+   * committed (and durable on the receiver): take over now, without waiting for the failover delay.
+   */
+  | { type: 'handoff'; partition: number; term: number; seq: number };
 
 /** A map change the core asks the edge to make by compare-and-swap. */
 export type Proposal =
@@ -118,7 +143,9 @@ export type Proposal =
   | { kind: 'shrink-isr'; partition: number; primary: string; term: number; removed: string[] }
   | { kind: 'expand-isr'; partition: number; primary: string; term: number; added: string }
   | { kind: 'mark-lost'; partition: number }
-  | { kind: 'restore-lost'; partition: number; candidate: string };
+  | { kind: 'restore-lost'; partition: number; candidate: string }
+  | { kind: 'complete-move'; partition: number; primary: string; term: number }
+  | { kind: 'hand-over'; partition: number; from: string; candidate: string; expectedTerm: number };
 
 /** What the edge must do after a call into the core. */
 export interface Outputs {
@@ -140,4 +167,4 @@ export function emptyOutputs(): Outputs {
 export type ServeDecision =
   | { ok: true }
   | { ok: false; reason: 'not-primary'; primary: string | null }
-  | { ok: false; reason: 'no-lease' | 'catching-up' | 'inactive' | 'read-only' | 'lost' | 'no-map' };
+  | { ok: false; reason: 'no-lease' | 'catching-up' | 'handing-off' | 'inactive' | 'read-only' | 'lost' | 'no-map' };

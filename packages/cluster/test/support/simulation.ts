@@ -15,6 +15,8 @@
 import {
   activate,
   applyProposals,
+  MapTransitionError,
+  setBaseline,
   createMap,
   keyHashSlot,
   partitionOfSlot,
@@ -47,6 +49,10 @@ export interface SimulationOptions {
   messageLossRate: number;
   /** Entries a node keeps in its log window before folding them into its base (forces snapshots). */
   logWindow: number;
+  /** Nodes in the first activation's baseline (the rest start as spares); default: all. */
+  initialBaseline?: number;
+  /** Baseline changes (random subsets of the nodes) during the fault phase; they move partitions. */
+  baselineChanges: number;
   replication?: Partial<ReplicationConfig>;
 }
 
@@ -62,6 +68,7 @@ export const SIMULATION_DEFAULTS: Omit<SimulationOptions, 'seed'> = {
   faultsPerSecond: 1,
   messageLossRate: 0.002,
   logWindow: 200,
+  baselineChanges: 0,
 };
 
 export interface SimulationReport {
@@ -70,10 +77,17 @@ export interface SimulationReport {
   reads: number;
   failovers: number;
   snapshots: number;
+  /** Baseline changes stored, moves completed (partitions whose move finished), graceful handoffs. */
+  baselineChanges: number;
+  movesCompleted: number;
+  handoffs: number;
   faults: string[];
   /** Acknowledged writes lost (PRIMARY_SYNC only; FULL_SYNC throws instead). */
   lostWrites: number;
 }
+
+/** BALLAST_SIM_TRACE=<regex>: print matching events as they happen (debugging one seed). */
+const TRACE_FILTER = process.env.BALLAST_SIM_TRACE === undefined ? null : new RegExp(process.env.BALLAST_SIM_TRACE);
 
 export class InvariantViolation extends Error {
   constructor(message: string, readonly seed: number, readonly trace: string[]) {
@@ -254,6 +268,10 @@ class SimLog implements LocalLog {
     return { base, baseSeq, baseTerm, entries: [], durableSeq: baseSeq, epochs, terms };
   }
 
+  clear(partition: number): void {
+    this.partitions.delete(partition);
+  }
+
   install(partition: number, snapshot: PartitionLog): void {
     this.partitions.set(partition, {
       ...snapshot,
@@ -325,13 +343,25 @@ export class Simulation {
   private readonly report: SimulationReport;
   private faultsActive = true;
   private readonly options: SimulationOptions;
+  private readonly addresses: Record<string, NodeAddress>;
   /** Trace every acknowledgement and read (for debugging one seed: BALLAST_SIM_VERBOSE=1). */
   private readonly verbose = process.env.BALLAST_SIM_VERBOSE === '1';
 
   constructor(options: Partial<SimulationOptions> & { seed: number }) {
     this.options = { ...SIMULATION_DEFAULTS, ...options };
     this.random = seededRandom(this.options.seed);
-    this.report = { seed: this.options.seed, acknowledgedWrites: 0, reads: 0, failovers: 0, snapshots: 0, faults: [], lostWrites: 0 };
+    this.report = {
+      seed: this.options.seed,
+      acknowledgedWrites: 0,
+      reads: 0,
+      failovers: 0,
+      snapshots: 0,
+      baselineChanges: 0,
+      movesCompleted: 0,
+      handoffs: 0,
+      faults: [],
+      lostWrites: 0,
+    };
     for (let i = 0; i < this.options.nodes; i++) {
       // Clocks run within ±1% of real time with arbitrary offsets.
       const rate = 1 + (this.random() - 0.5) * 0.02;
@@ -341,8 +371,10 @@ export class Simulation {
     for (const node of this.nodes) {
       addresses[node.id] = { host: `${node.id}.sim`, port: 6379, peerPort: 7379, adminPort: 8080, zone: `z${this.nodes.indexOf(node) % 3}` };
     }
+    this.addresses = addresses;
+    const initial = this.nodes.slice(0, this.options.initialBaseline ?? this.nodes.length);
     this.storeMap = activate(createMap('sim'), {
-      onlineNodes: addresses,
+      onlineNodes: Object.fromEntries(initial.map((node) => [node.id, addresses[node.id]!])),
       partitionCount: this.options.partitions,
       backups: this.options.backups,
       writeSynchronization: this.options.writeSynchronization,
@@ -353,12 +385,18 @@ export class Simulation {
     for (const node of this.nodes) this.startNode(node);
     for (let client = 0; client < this.options.clients; client++) this.startClient(client);
     this.scheduleFaults();
+    this.scheduleBaselineChanges();
     const end = this.options.faultPhaseMs + this.options.settleMs;
     this.at(this.options.faultPhaseMs, () => this.healEverything());
     while (this.queue.peekTime() <= end) {
       const event = this.queue.pop()!;
       this.now = event.time;
-      event.run();
+      try {
+        event.run();
+      } catch (error) {
+        if (error instanceof InvariantViolation) throw error;
+        this.fail(`unexpected error: ${(error as Error).stack ?? String(error)}`);
+      }
       this.checkLeases();
     }
     this.finalCheck();
@@ -372,6 +410,7 @@ export class Simulation {
   }
 
   private note(text: string): void {
+    if (TRACE_FILTER !== null && TRACE_FILTER.test(text)) console.log(`${this.now.toFixed(0)}ms ${text}`);
     this.trace.push(`${this.now.toFixed(0)}ms ${text}`);
     if (this.trace.length > 4000) this.trace.splice(0, 2000);
   }
@@ -470,6 +509,9 @@ export class Simulation {
     const out = core.take();
     for (const { to, message } of out.messages) this.sendMessage(node, to, message);
     for (const { partition, entries } of out.apply) {
+      if (entries[0]!.seq !== node.log.lastSeq(partition) + 1) {
+        this.fail(`${node.id} was asked to apply p${partition} seq ${entries[0]!.seq} after seq ${node.log.lastSeq(partition)}`);
+      }
       node.log.append(partition, entries);
       this.scheduleFsync(node, partition);
     }
@@ -512,6 +554,14 @@ export class Simulation {
     if (map.version <= node.mapVersionSeen) return;
     node.mapVersionSeen = map.version;
     node.core!.onMap(map, node.localNow(this.now));
+    // The edge deletes copies of partitions this node no longer holds (a completed move).
+    if (map.state === 'INACTIVE') return;
+    map.partitions.forEach((assignment, partition) => {
+      if (assignment.replicas.includes(node.id) || node.log.lastSeq(partition) === 0) return;
+      this.note(`${node.id} drops its copy of p${partition}`);
+      node.log.clear(partition);
+      node.core!.onLocalReset(partition);
+    });
   }
 
   private publishMap(next: ClusterMap): void {
@@ -527,6 +577,11 @@ export class Simulation {
         this.note(`map v${next.version}: p${p} isr ${after.isr.join(',')}`);
       }
       if (before.isr.join() !== after.isr.join()) this.checkIsrHoldsAcked(p);
+      if (before.target !== undefined && after.target === undefined && before.replicas.join() !== after.replicas.join()) {
+        this.report.movesCompleted++;
+        this.note(`map v${next.version}: p${p} moved to ${after.replicas.join(',')}`);
+      }
+      if (before.primary !== null && after.primary !== null && before.primary !== after.primary && after.isr.includes(before.primary)) this.report.handoffs++;
     }
     for (const node of this.nodes) {
       if (!node.up || !node.storeReachable) continue;
@@ -597,7 +652,13 @@ export class Simulation {
         return;
       }
       const snapshot = primary.log.snapshot(partition);
+      this.onNode(primary, this.now, () => primary.core!.onSnapshotSent(partition, to, primary.localNow(this.now)));
       this.onNode(backup, this.now, () => {
+        if (!backup.core!.acceptsSnapshot(partition, primary.id, term)) {
+          this.note(`${to} refuses a snapshot of p${partition} from ${primary.id} at term ${term}`);
+          return;
+        }
+        this.note(`${to} installs a snapshot of p${partition} at seq ${snapshot.baseSeq} from ${primary.id}`);
         backup.log.install(partition, snapshot);
         backup.core!.onSnapshotInstalled(partition, primary.id, term, snapshot.baseSeq, snapshot.baseTerm, backup.localNow(this.now));
       });
@@ -781,11 +842,28 @@ export class Simulation {
   }
 
   private finalCheck(): void {
+    this.storeMap.partitions.forEach((assignment, partition) => {
+      if (assignment.target !== undefined) {
+        this.fail(`FINAL: partition ${partition} is still moving after the settle phase (map: ${JSON.stringify(assignment)})`);
+      }
+      for (const node of this.nodes) {
+        if (node.up && !assignment.replicas.includes(node.id) && node.log.lastSeq(partition) !== 0) {
+          this.fail(`FINAL: ${node.id} still holds a copy of partition ${partition}, which it no longer replicates`);
+        }
+      }
+    });
     // Every partition serves again, and every key holds its last acknowledged value or a later one.
     for (let partition = 0; partition < this.options.partitions; partition++) {
       const server = this.nodes.find((node) => node.up && node.core?.canServe(partition, 'read', node.localNow(this.now)).ok);
       if (server === undefined) {
-        this.fail(`FINAL: partition ${partition} is not served after the settle phase (map: ${JSON.stringify(this.storeMap.partitions[partition])})`);
+        const why = this.nodes
+          .filter((node) => node.up && node.core !== null)
+          .map((node) => {
+            const core = node.core!;
+            const decision = JSON.stringify(core.canServe(partition, 'read', node.localNow(this.now)));
+            return `${node.id}: ${decision} peers ${JSON.stringify(core.peerStates(partition))} state ${JSON.stringify(core.followerState(partition))} map v${core.currentMap()?.version}`;
+          });
+        this.fail(`FINAL: partition ${partition} is not served after the settle phase (map: ${JSON.stringify(this.storeMap.partitions[partition])}; ${why.join('; ')})`);
       }
     }
     for (const [key, writes] of this.ackedByKey) {
@@ -809,6 +887,34 @@ export class Simulation {
   }
 
   // --- faults -----------------------------------------------------------------------------------
+
+  private scheduleBaselineChanges(): void {
+    for (let i = 0; i < this.options.baselineChanges; i++) {
+      const at = this.between(1000, this.options.faultPhaseMs - 1000);
+      const size = 1 + Math.floor(this.random() * this.nodes.length);
+      const shuffled = [...this.nodes];
+      for (let j = shuffled.length - 1; j > 0; j--) {
+        const k = Math.floor(this.random() * (j + 1));
+        [shuffled[j], shuffled[k]] = [shuffled[k]!, shuffled[j]!];
+      }
+      const chosen = shuffled.slice(0, Math.max(size, Math.min(this.nodes.length, this.options.backups + 1)));
+      const baseline = chosen.map((node) => node.id);
+      this.report.faults.push(`${at.toFixed(0)}ms baseline → ${[...baseline].sort().join(',')}`);
+      this.at(at, () => {
+        const draining = this.storeMap.baseline.filter((id) => !baseline.includes(id) && this.nodes.find((node) => node.id === id)!.up);
+        try {
+          const next = setBaseline(this.storeMap, { baseline, addresses: this.addresses, draining, nowMs: this.now });
+          if (next === this.storeMap) return;
+          this.report.baselineChanges++;
+          this.note(`baseline → ${next.baseline.join(',')} (draining ${draining.join(',') || 'none'})`);
+          this.publishMap(next);
+        } catch (error) {
+          if (!(error instanceof MapTransitionError)) throw error;
+          this.note(`baseline change refused: ${error.code}`);
+        }
+      });
+    }
+  }
 
   private scheduleFaults(): void {
     const { faultPhaseMs, faultsPerSecond } = this.options;

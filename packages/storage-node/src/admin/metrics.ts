@@ -18,6 +18,21 @@ export interface MetricsSources {
   disconnects: Map<string, number>;
   /** Cluster mode: whether this node's activation history diverged from the cluster's (it is refused). */
   historyDiverged?: () => boolean;
+  /** Cluster mode: rebalance figures of this node (null while it is joining). */
+  rebalance?: () => RebalanceFigures | null;
+}
+
+export interface RebalanceFigures {
+  /** Partitions of the cluster moving now (from the map), and snapshot streams queued on this node. */
+  partitionsMoving: number;
+  streamsActive: number;
+  streamsQueued: number;
+  /** Totals since this process started. */
+  snapshotBytesSent: number;
+  learnerLogBytesSent: number;
+  throttleWaitSeconds: number;
+  partitionsDropped: number;
+  limitBytesPerSecond: number;
 }
 
 const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -29,6 +44,11 @@ export class NodeMetrics {
   private readonly latencyChildren = new Map<string, { observe(value: number): void }>();
   private readonly commitLatency: Histogram;
   private readonly commitRecords: Histogram;
+  private moveDuration: Histogram | null = null;
+
+  observeMove(seconds: number): void {
+    this.moveDuration?.observe(seconds);
+  }
 
   constructor(sources: MetricsSources) {
     const registry = this.registry;
@@ -170,6 +190,59 @@ export class NodeMetrics {
         collect() {
           this.set(historyDiverged() ? 1 : 0);
         },
+      });
+    }
+    const rebalance = sources.rebalance;
+    if (rebalance !== undefined) {
+      const gauge = (name: string, help: string, read: (figures: RebalanceFigures) => number): void => {
+        new Gauge({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            const figures = rebalance();
+            if (figures !== null) this.set(read(figures));
+          },
+        });
+      };
+      const counter = (name: string, help: string, read: (figures: RebalanceFigures) => number, labels: Record<string, string> = {}): void => {
+        new Counter({
+          name,
+          help,
+          labelNames: Object.keys(labels),
+          registers: [registry],
+          collect() {
+            const figures = rebalance();
+            if (figures === null) return;
+            this.reset();
+            this.inc(labels, read(figures));
+          },
+        });
+      };
+      gauge('ballast_rebalance_partitions_moving', 'Partitions of the cluster moving to new replicas (baseline change in progress), as this node\'s map shows', (f) => f.partitionsMoving);
+      gauge('ballast_rebalance_streams_active', 'Partition snapshots this node is sending now', (f) => f.streamsActive);
+      gauge('ballast_rebalance_streams_pending', 'Partition snapshots waiting for a free slot on this node (concurrentMoves)', (f) => f.streamsQueued);
+      gauge('ballast_rebalance_throttle_bytes_per_second', 'Snapshot bytes per second this node may send (0: unlimited)', (f) => f.limitBytesPerSecond);
+      new Counter({
+        name: 'ballast_rebalance_bytes_sent_total',
+        help: 'Bytes this node sent to new or returning replicas: partition snapshots (kind=snapshot) and log entries to learners of moving partitions (kind=log)',
+        labelNames: ['kind'],
+        registers: [registry],
+        collect() {
+          const figures = rebalance();
+          if (figures === null) return;
+          this.reset();
+          this.inc({ kind: 'snapshot' }, figures.snapshotBytesSent);
+          this.inc({ kind: 'log' }, figures.learnerLogBytesSent);
+        },
+      });
+      counter('ballast_rebalance_throttle_wait_seconds_total', 'Time snapshot streams waited for the bytes-per-second throttle', (f) => f.throttleWaitSeconds);
+      counter('ballast_rebalance_partitions_dropped_total', 'Local partition copies deleted after their move completed', (f) => f.partitionsDropped);
+      this.moveDuration = new Histogram({
+        name: 'ballast_rebalance_move_duration_seconds',
+        help: 'Time to stream one partition snapshot to a new or returning replica',
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+        registers: [registry],
       });
     }
     this.commitLatency = new Histogram({

@@ -15,6 +15,9 @@ import {
   markFullRestart,
   registerNode,
   ReplicationCore,
+  resetLost,
+  setBaseline,
+  setRebalanceLimits,
   setState,
   slotRangeOfPartition,
   type ActivationRecord,
@@ -25,15 +28,18 @@ import {
   type NodeAddress,
   type PeerMessage,
   type Proposal,
+  type RebalanceLimits,
   type ReplicationConfig,
   type WriteSynchronization,
 } from '@ballast/cluster';
 import { openStore, type ClusterMapStore, type NodeRegistration, type PresenceHandle } from '@ballast/cluster-store';
 import type { Logger } from 'pino';
+import type { RebalanceFigures } from '../admin/metrics.js';
 import { entryBytes, type Engine, type PartitionSnapshot, type ReplicatedEntry } from '../engine/engine.js';
 import type { Access, ClusterView, Route } from './cluster-view.js';
 import { PeerLinks } from './peer-links.js';
 import { routeByMap } from './routing.js';
+import { SnapshotSender, type ActiveStream, type RebalanceLimitsInEffect } from './snapshot-sender.js';
 
 export interface ClusterNodeOptions {
   nodeId: string;
@@ -47,13 +53,19 @@ export interface ClusterNodeOptions {
   log: Logger;
   replication?: Partial<ReplicationConfig>;
   presenceTtlMs?: number;
+  /** This node's rebalance limits while the map sets none (flags). */
+  rebalanceLimits?: RebalanceLimitsInEffect;
 }
+
+export const REBALANCE_LIMITS_DEFAULT: Readonly<RebalanceLimitsInEffect> = Object.freeze({
+  bytesPerSecond: 100 * 1024 * 1024,
+  concurrentMoves: 2,
+});
 
 /** How long after start a node waits for another baseline node before it declares a full restart. */
 const FULL_RESTART_DETECT_MS = 5000;
 const TICK_MS = 50;
 const CAS_ATTEMPTS_MAX = 8;
-const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 const HISTORY_META = 'activation-history';
 
 /** Wire messages between nodes (besides the core's own messages). */
@@ -120,7 +132,13 @@ export class ClusterNode implements ClusterView {
     entriesReceived: 0,
     bytesReceived: 0,
     snapshotBytesReceived: 0,
+    /** Log entry bytes sent to learners of moving partitions (catch-up by log, not snapshot). */
+    learnerLogBytesSent: 0,
+    partitionsDropped: 0,
   };
+  private readonly snapshots: SnapshotSender;
+  /** Rebalance progress counters, reset at every new baseline change (map.rebalance.version). */
+  private rebalanceSeen = { version: -1, bytesAtStart: 0, learnerBytesAtStart: 0, finishedAtMs: null as number | null };
 
   private constructor(private readonly options: ClusterNodeOptions) {
     this.nodeId = options.nodeId;
@@ -162,6 +180,33 @@ export class ClusterNode implements ClusterView {
         for (const key of [...this.incomingSnapshots.keys()]) if (key.startsWith(`${peer}/`)) this.incomingSnapshots.delete(key);
         this.drain();
       },
+      log: options.log,
+    });
+    this.snapshots = new SnapshotSender({
+      read: (partition) => {
+        const snapshot = engine.readSnapshot(partition);
+        this.recordBytesSeen.records += snapshot.records.length;
+        for (const [key, record] of snapshot.records) this.recordBytesSeen.bytes += key.length + record.length;
+        return snapshot;
+      },
+      connected: (peer) => this.links.isConnected(peer),
+      buffered: (peer) => this.links.bufferedBytes(peer),
+      sendBegin: (job, snapshot) =>
+        this.links.send(job.to, { k: 'sb', p: job.partition, term: job.term, seq: snapshot.seq, lastTerm: snapshot.lastTerm, epochs: snapshot.epochs } satisfies WireMessage),
+      sendChunk: (job, records) => {
+        this.links.send(job.to, { k: 'sc', p: job.partition, term: job.term, records } satisfies WireMessage);
+        this.links.flushAll();
+      },
+      sendEnd: (job) => {
+        this.links.send(job.to, { k: 'se', p: job.partition, term: job.term } satisfies WireMessage);
+        this.core.onSnapshotSent(job.partition, job.to, performance.now());
+      },
+      wanted: (job) => !this.stopped && this.core.isPrimary(job.partition) && this.core.writeTerm(job.partition) === job.term,
+      failed: (job) => {
+        this.core.onSnapshotFailed(job.partition, job.to, performance.now());
+        this.drain();
+      },
+      limits: () => this.rebalanceLimits(),
       log: options.log,
     });
     engine.setReplication({
@@ -308,9 +353,10 @@ export class ClusterNode implements ClusterView {
         redisNodeId: this.redisNodeId,
         diverged: this.diverged,
         leading: [...this.leading.keys()].sort((a, b) => a - b),
-        stats: { ...this.stats },
+        stats: { ...this.stats, ...prefixed('snapshotSender', this.snapshots.stats) },
         peerTraffic: { ...this.links.traffic },
       },
+      rebalance: this.rebalanceSummary(),
       partitions: {
         total: partitions.length,
         underReplicated: underReplicated.length,
@@ -322,9 +368,199 @@ export class ClusterNode implements ClusterView {
     };
   }
 
+  // --- Baseline and rebalancing ------------------------------------------------------------------
+
+  /**
+   * Sets the baseline. Nodes leaving it must be offline (Ignite's rule) unless `drain` is set: then
+   * online leaving nodes keep serving as sources until their partitions moved, and can be stopped
+   * once the rebalance is done. Nodes entering it must be online (their address is taken from
+   * their presence registration) or known to the map.
+   */
+  async setBaseline(nodes: readonly string[], options: { drain?: boolean } = {}): Promise<ClusterMap> {
+    return this.changeMap((map) => {
+      const wanted = new Set(nodes);
+      const leaving = map.baseline.filter((id) => !wanted.has(id));
+      const onlineLeaving = leaving.filter((id) => this.isOnline(id));
+      if (onlineLeaving.length > 0 && options.drain !== true) {
+        throw new ClusterError(
+          'NODE_ONLINE',
+          `node${onlineLeaving.length > 1 ? 's' : ''} ${onlineLeaving.join(', ')} ${onlineLeaving.length > 1 ? 'are' : 'is'} online: stop ${onlineLeaving.length > 1 ? 'them' : 'it'} before removing ${onlineLeaving.length > 1 ? 'them' : 'it'} from the baseline, or pass "drain": true to move ${onlineLeaving.length > 1 ? 'their' : 'its'} data off first`,
+          409,
+        );
+      }
+      const addresses: Record<string, NodeAddress> = {};
+      for (const id of nodes) {
+        if (map.baseline.includes(id)) continue;
+        const address = id === this.nodeId ? this.address : this.online.get(id)?.address;
+        if (address !== undefined) addresses[id] = address;
+        else if (map.nodes[id] === undefined) {
+          throw new ClusterError('NODE_OFFLINE', `node ${id} is not online and has never registered: start it before adding it to the baseline`, 409);
+        }
+      }
+      return setBaseline(map, { baseline: [...nodes], addresses, draining: onlineLeaving, nowMs: Date.now() });
+    });
+  }
+
+  async addToBaseline(nodes: readonly string[]): Promise<ClusterMap> {
+    const offline = nodes.filter((id) => !this.isOnline(id));
+    if (offline.length > 0) {
+      throw new ClusterError('NODE_OFFLINE', `node${offline.length > 1 ? 's' : ''} ${offline.join(', ')} ${offline.length > 1 ? 'are' : 'is'} not online: start ${offline.length > 1 ? 'them' : 'it'} before adding ${offline.length > 1 ? 'them' : 'it'} to the baseline`, 409);
+    }
+    const map = this.requireMap();
+    return this.setBaseline([...new Set([...map.baseline, ...nodes])]);
+  }
+
+  async removeFromBaseline(nodes: readonly string[], options: { drain?: boolean } = {}): Promise<ClusterMap> {
+    const map = this.requireMap();
+    const unknown = nodes.filter((id) => !map.baseline.includes(id));
+    if (unknown.length > 0) throw new ClusterError('NOT_IN_BASELINE', `not in the baseline (${map.baseline.join(', ')}): ${unknown.join(', ')}`, 409);
+    return this.setBaseline(map.baseline.filter((id) => !nodes.includes(id)), options);
+  }
+
+  /** Accepts the loss of lost partitions (all, or those listed): they serve again, maybe empty. */
+  async resetLostPartitions(partitions?: readonly number[]): Promise<{ reset: number[]; map: ClusterMap }> {
+    const before = this.requireMap();
+    const lost = before.partitions.flatMap((assignment, partition) => (assignment.lost ? [partition] : []));
+    const map = await this.changeMap((current) => resetLost(current, this.onlineNodeIds(), partitions));
+    return { reset: lost.filter((partition) => (partitions === undefined || partitions.includes(partition)) && !map.partitions[partition]!.lost), map };
+  }
+
+  async setRebalanceLimits(limits: RebalanceLimits): Promise<ClusterMap> {
+    const map = await this.changeMap((current) => setRebalanceLimits(current, limits));
+    this.snapshots.pump();
+    return map;
+  }
+
+  /** The limits in effect: the map's (cluster-wide, set at runtime), else this node's flags. */
+  rebalanceLimits(): RebalanceLimitsInEffect {
+    return this.mapValue?.rebalanceLimits ?? this.options.rebalanceLimits ?? REBALANCE_LIMITS_DEFAULT;
+  }
+
+  onMoveStreamed(listener: (stream: ActiveStream, seconds: number) => void): void {
+    this.snapshots.onFinished(listener);
+  }
+
+  /** This node's share of the rebalance: what it sent and still has to send (GET /v1/cluster/rebalance/local). */
+  localRebalance(): {
+    nodeId: string;
+    bytesSent: number;
+    bytesRemainingEstimate: number;
+    streams: ActiveStream[];
+    queued: number;
+    movesLed: number;
+    throttleWaitSeconds: number;
+  } {
+    this.noteRebalance();
+    const { active, queued } = this.snapshots.streams();
+    let remaining = 0;
+    const streaming = new Set(active.map((stream) => `${stream.to}/${stream.partition}`));
+    for (const stream of active) remaining += Math.max(0, stream.bytesTotal - stream.bytesSent);
+    const moves = this.core.movesLed();
+    for (const move of moves) {
+      for (const learner of move.learners) {
+        if (streaming.has(`${learner.node}/${move.partition}`)) continue;
+        remaining += this.estimatedPartitionBytes(move.partition);
+      }
+    }
+    return {
+      nodeId: this.nodeId,
+      bytesSent: this.snapshots.stats.bytesSent + this.stats.learnerLogBytesSent - this.rebalanceSeen.bytesAtStart - this.rebalanceSeen.learnerBytesAtStart,
+      bytesRemainingEstimate: remaining,
+      streams: active,
+      queued: queued.length,
+      movesLed: moves.length,
+      throttleWaitSeconds: this.snapshots.stats.throttleWaitMs / 1000,
+    };
+  }
+
+  /** Figures for the rebalance metrics. */
+  rebalanceFigures(): RebalanceFigures {
+    const { active, queued } = this.snapshots.streams();
+    return {
+      partitionsMoving: this.mapValue?.partitions.filter((assignment) => assignment.target !== undefined).length ?? 0,
+      streamsActive: active.length,
+      streamsQueued: queued.length,
+      snapshotBytesSent: this.snapshots.stats.bytesSent,
+      learnerLogBytesSent: this.stats.learnerLogBytesSent,
+      throttleWaitSeconds: this.snapshots.stats.throttleWaitMs / 1000,
+      partitionsDropped: this.stats.partitionsDropped,
+      limitBytesPerSecond: this.rebalanceLimits().bytesPerSecond,
+    };
+  }
+
+  /** Admin addresses of the online nodes (for the cluster-wide rebalance report). */
+  onlineAdminAddresses(): Array<{ nodeId: string; host: string; adminPort: number }> {
+    const addresses = [{ nodeId: this.nodeId, host: this.address.host, adminPort: this.address.adminPort }];
+    for (const [nodeId, registration] of this.online) {
+      if (nodeId !== this.nodeId) addresses.push({ nodeId, host: registration.address.host, adminPort: registration.address.adminPort });
+    }
+    return addresses;
+  }
+
+  /** Rebalance progress as the map shows it (every node answers the same). */
+  rebalanceSummary(): Record<string, unknown> {
+    this.noteRebalance();
+    const map = this.mapValue;
+    const partitions = map?.partitions ?? [];
+    const moving = partitions.flatMap((assignment, partition) => (assignment.target === undefined ? [] : [partition]));
+    const record = map?.rebalance;
+    const total = Math.max(record?.partitionsTotal ?? 0, moving.length);
+    return {
+      inProgress: moving.length > 0,
+      partitionsTotal: total,
+      partitionsMoving: moving.length,
+      partitionsDone: total - moving.length,
+      movingPartitions: moving.slice(0, 64),
+      startedAt: record === undefined ? null : new Date(record.startedAtMs).toISOString(),
+      finishedAt: moving.length === 0 && this.rebalanceSeen.finishedAtMs !== null ? new Date(this.rebalanceSeen.finishedAtMs).toISOString() : null,
+      baselineVersion: record?.version ?? null,
+      limits: { ...this.rebalanceLimits(), source: map?.rebalanceLimits === undefined ? 'node flags' : 'cluster map' },
+    };
+  }
+
+  /** Resets progress counters at a new baseline change; notes when the moves finished. */
+  private noteRebalance(): void {
+    const map = this.mapValue;
+    const version = map?.rebalance?.version ?? -1;
+    if (version !== this.rebalanceSeen.version) {
+      this.rebalanceSeen = { version, bytesAtStart: this.snapshots.stats.bytesSent, learnerBytesAtStart: this.stats.learnerLogBytesSent, finishedAtMs: null };
+    }
+    const moving = map?.partitions.some((assignment) => assignment.target !== undefined) ?? false;
+    if (!moving && this.rebalanceSeen.finishedAtMs === null && version !== -1) this.rebalanceSeen.finishedAtMs = Date.now();
+    if (moving) this.rebalanceSeen.finishedAtMs = null;
+  }
+
+  private readonly recordBytesSeen = { records: 0, bytes: 0 };
+
+  /** A partition's size from its key count and the mean record size of snapshots read so far. */
+  private estimatedPartitionBytes(partition: number): number {
+    const mean = this.recordBytesSeen.records === 0 ? 128 : this.recordBytesSeen.bytes / this.recordBytesSeen.records;
+    return Math.round(this.engine.partitionState(partition).keys * mean);
+  }
+
+  private requireMap(): ClusterMap {
+    const map = this.mapValue;
+    if (map === null || map.partitions.length === 0) throw new ClusterError('NOT_ACTIVE', 'the cluster was never activated', 409);
+    return map;
+  }
+
+  /** Deletes local copies of partitions the map no longer places here (a move completed). */
+  private dropPartitionsMovedAway(map: ClusterMap): void {
+    if (map.state === 'INACTIVE' || map.partitions.length === 0 || this.diverged !== null) return;
+    for (let partition = 0; partition < map.partitions.length; partition++) {
+      if (map.partitions[partition]!.replicas.includes(this.nodeId) || !this.engine.holdsPartition(partition)) continue;
+      this.log.info({ partition, mapVersion: map.version }, 'partition moved away: deleting the local copy');
+      for (const key of [...this.incomingSnapshots.keys()]) if (key.endsWith(`/${partition}`)) this.incomingSnapshots.delete(key);
+      this.engine.dropPartition(partition);
+      this.core.onLocalReset(partition);
+      this.stats.partitionsDropped++;
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.snapshots.stop();
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     this.stopWatch?.();
     this.stopOnlineWatch?.();
@@ -353,7 +589,11 @@ export class ClusterNode implements ClusterView {
     this.links.setPeers(Object.keys(map.nodes));
     // At start, a baseline node that sees no other baseline node online does not act on the map
     // (no failover, no marking partitions lost) until it has decided whether this is a full restart.
-    if (!this.startupHeld) this.core.onMap(map, performance.now());
+    if (!this.startupHeld) {
+      this.core.onMap(map, performance.now());
+      this.dropPartitionsMovedAway(map);
+    }
+    this.snapshots.pump();
     if (map.nodes[this.nodeId] !== undefined && !sameAddress(map.nodes[this.nodeId]!, this.address)) {
       void this.changeMap((current) => registerNode(current, this.nodeId, this.address)).catch((error: unknown) =>
         this.log.warn({ err: (error as Error).message }, 'could not update this node\'s address in the map'),
@@ -418,6 +658,7 @@ export class ClusterNode implements ClusterView {
     const map = this.mapValue;
     if (map === null || this.stopped) return;
     this.core.onMap(map, performance.now());
+    this.dropPartitionsMovedAway(map);
     this.drain();
   }
 
@@ -472,7 +713,16 @@ export class ClusterNode implements ClusterView {
   private drain(): void {
     if (this.stopped || this.diverged !== null) return;
     const out = this.core.take();
-    for (const { to, message } of out.messages) this.links.send(to, { k: 'c', m: message } satisfies WireMessage);
+    const map = this.mapValue;
+    for (const { to, message } of out.messages) {
+      if (message.type === 'append' && message.entries.length > 0) {
+        const assignment = map?.partitions[message.partition];
+        if (assignment?.target !== undefined && !assignment.isr.includes(to)) {
+          for (const entry of message.entries) this.stats.learnerLogBytesSent += entry.bytes;
+        }
+      }
+      this.links.send(to, { k: 'c', m: message } satisfies WireMessage);
+    }
     for (const { partition, entries } of out.apply) {
       this.stats.entriesReceived += entries.length;
       for (const entry of entries) this.stats.bytesReceived += entry.bytes;
@@ -482,7 +732,10 @@ export class ClusterNode implements ClusterView {
       this.proposalQueue.push(...out.proposals);
       void this.runProposals();
     }
-    for (const snapshot of out.snapshots) this.sendSnapshot(snapshot.partition, snapshot.to, snapshot.term);
+    for (const snapshot of out.snapshots) {
+      this.stats.snapshotsSent++;
+      this.snapshots.request(snapshot);
+    }
     this.updateLeadership();
     if (out.committed.length > 0) {
       for (const { partition, committedSeq } of out.committed) this.engine.onCommitted(partition, committedSeq);
@@ -558,30 +811,6 @@ export class ClusterNode implements ClusterView {
 
   // --- Snapshots --------------------------------------------------------------------------------
 
-  private sendSnapshot(partition: number, to: string, term: number): void {
-    if (!this.links.isConnected(to)) {
-      this.core.onSnapshotFailed(partition, to, performance.now());
-      return;
-    }
-    const snapshot = this.engine.readSnapshot(partition);
-    this.stats.snapshotsSent++;
-    this.log.info({ partition, to, seq: snapshot.seq, records: snapshot.records.length }, 'sending a partition snapshot');
-    this.links.send(to, { k: 'sb', p: partition, term, seq: snapshot.seq, lastTerm: snapshot.lastTerm, epochs: snapshot.epochs } satisfies WireMessage);
-    let chunk: Array<[Buffer, Buffer]> = [];
-    let bytes = 0;
-    for (const record of snapshot.records) {
-      chunk.push(record);
-      bytes += record[0].length + record[1].length;
-      if (bytes >= SNAPSHOT_CHUNK_BYTES) {
-        this.links.send(to, { k: 'sc', p: partition, term, records: chunk } satisfies WireMessage);
-        chunk = [];
-        bytes = 0;
-      }
-    }
-    if (chunk.length > 0) this.links.send(to, { k: 'sc', p: partition, term, records: chunk } satisfies WireMessage);
-    this.links.send(to, { k: 'se', p: partition, term } satisfies WireMessage);
-  }
-
   private onWire(from: string, message: WireMessage): void {
     if (this.stopped || this.diverged !== null || typeof message !== 'object' || message === null) return;
     switch (message.k) {
@@ -589,6 +818,7 @@ export class ClusterNode implements ClusterView {
         this.core.onMessage(from, message.m, performance.now());
         break;
       case 'sb':
+        if (!this.core.acceptsSnapshot(message.p, from, message.term)) break;
         this.incomingSnapshots.set(`${from}/${message.p}`, {
           partition: message.p,
           term: message.term,
@@ -620,6 +850,10 @@ export class ClusterNode implements ClusterView {
   }
 
   private installSnapshot(from: string, snapshot: PartitionSnapshot & { term: number }): void {
+    if (!this.core.acceptsSnapshot(snapshot.partition, from, snapshot.term)) {
+      this.log.info({ partition: snapshot.partition, from, term: snapshot.term }, 'ignoring a stale partition snapshot');
+      return;
+    }
     this.stats.snapshotsReceived++;
     this.log.info({ partition: snapshot.partition, from, seq: snapshot.seq, records: snapshot.records.length }, 'installing a partition snapshot');
     const batchId = this.engine.replacePartition(snapshot);
@@ -639,6 +873,12 @@ export class ClusterNode implements ClusterView {
     };
     check();
   }
+}
+
+function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(values)) out[`${prefix}${name[0]!.toUpperCase()}${name.slice(1)}`] = value;
+  return out;
 }
 
 function toLogEntry(entry: ReplicatedEntry): LogEntry {

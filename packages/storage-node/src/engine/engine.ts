@@ -582,6 +582,20 @@ export class Engine {
     return batch.id;
   }
 
+  /**
+   * Deletes this node's copy of a partition it no longer holds (a completed move): data, log and
+   * history, as an empty snapshot at seq 0. Returns the batch id.
+   */
+  dropPartition(partition: number): number {
+    return this.replacePartition({ partition, seq: 0, lastTerm: 0, epochs: [], records: [] });
+  }
+
+  /** Whether this node holds anything of a partition (records or history). */
+  holdsPartition(partition: number): boolean {
+    const state = this.partitions[partition]!;
+    return state.sequence > 0 || state.keys > 0;
+  }
+
   /** A record change outside the log (snapshot install): counters and expiry index kept exact. */
   private setDirect(batch: Batch, overlayKey: string, previous: Buffer | null, record: Buffer | null, partition: number): void {
     const dbKey = Buffer.from(overlayKey, 'latin1');

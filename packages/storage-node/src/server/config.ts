@@ -36,6 +36,8 @@ export interface ClusterConfig {
   advertiseHost: string;
   zone: string | null;
   replicationLogEntries: number;
+  rebalanceBytesPerSecond: number;
+  rebalanceConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +114,16 @@ export const OPTIONS: Record<string, OptionInfo> = {
     env: 'BALLAST_REPLICATION_LOG_ENTRIES',
     help: 'replication log entries kept per partition for catch-up without a snapshot',
     default: '4096',
+  },
+  'rebalance-bytes-per-sec': {
+    env: 'BALLAST_REBALANCE_BYTES_PER_SEC',
+    help: 'snapshot bytes per second this node sends when partitions move (0 = unlimited; PUT /v1/cluster/rebalance/limits overrides cluster-wide)',
+    default: String(100 * 1024 * 1024),
+  },
+  'rebalance-concurrency': {
+    env: 'BALLAST_REBALANCE_CONCURRENCY',
+    help: 'partition snapshots this node sends at once',
+    default: '2',
   },
   'log-level': { env: 'BALLAST_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
 };
@@ -232,5 +244,7 @@ function clusterConfig(
     advertiseHost,
     zone: value('zone') ?? null,
     replicationLogEntries: integerOption('replication-log-entries', value('replication-log-entries')!, 16, 10_000_000),
+    rebalanceBytesPerSecond: integerOption('rebalance-bytes-per-sec', value('rebalance-bytes-per-sec')!, 0, Number.MAX_SAFE_INTEGER),
+    rebalanceConcurrency: integerOption('rebalance-concurrency', value('rebalance-concurrency')!, 1, 64),
   };
 }

@@ -119,7 +119,9 @@ export class StorageServer implements ServerApi, ConnectionHost {
       connectedClients: () => this.connections.size,
       clientsMax: () => this.limits.clientsMax,
       disconnects: this.disconnects,
-      ...(config.cluster === null ? {} : { historyDiverged: () => this.clusterNode?.diverged != null }),
+      ...(config.cluster === null
+        ? {}
+        : { historyDiverged: () => this.clusterNode?.diverged != null, rebalance: () => this.clusterNode?.rebalanceFigures() ?? null }),
     });
     this.engine.onAcknowledged(() => this.releaseWaiting());
     this.engine.onCommit((durationMs, records) => {
@@ -199,7 +201,9 @@ export class StorageServer implements ServerApi, ConnectionHost {
       peerBind: cluster.peerBind,
       engine: this.engine,
       log: this.log.child({ component: 'cluster' }),
+      rebalanceLimits: { bytesPerSecond: cluster.rebalanceBytesPerSecond, concurrentMoves: cluster.rebalanceConcurrency },
     });
+    node.onMoveStreamed((_stream, seconds) => this.metrics.observeMove(seconds));
     node.onCommit(() => this.releaseWaiting());
     node.onLeadershipLost((partition) => {
       // Replies owed for writes of a partition this node no longer leads will never be confirmed:
