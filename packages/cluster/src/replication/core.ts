@@ -735,7 +735,8 @@ export class ReplicationCore {
     progress.acceptedSeq = lastSeq;
     progress.inflight = [];
     progress.inflightBytes = 0;
-    if (lastSeq < ownLast && this.log.read(partition, lastSeq + 1, 1, 1) === null) {
+    const emptyPeer = lastSeq === 0 && ownLast > this.config.snapshotEmptyPeerEntries;
+    if (emptyPeer || (lastSeq < ownLast && this.log.read(partition, lastSeq + 1, 1, 1) === null)) {
       this.startSnapshot(runtime, peer, progress, nowMs);
       return;
     }

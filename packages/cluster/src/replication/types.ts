@@ -31,6 +31,12 @@ export interface ReplicationConfig {
    * lost, or refused by a backup whose map did not list it yet) is followed by a probe.
    */
   snapshotAckTimeoutMs: number;
+  /**
+   * A replica with an empty copy (a new learner) gets a snapshot rather than the log when the log
+   * holds more entries than this: the snapshot carries each key once and skips the replica's log
+   * writes, replaying the log carries every write ever made.
+   */
+  snapshotEmptyPeerEntries: number;
   /** A map change the core proposed is proposed again if it has not shown up after this long. */
   proposalRetryMs: number;
   /**
@@ -57,6 +63,7 @@ export const REPLICATION_DEFAULTS: Readonly<ReplicationConfig> = Object.freeze({
   retransmitMs: 400,
   snapshotTimeoutMs: 120_000,
   snapshotAckTimeoutMs: 10_000,
+  snapshotEmptyPeerEntries: 64,
   proposalRetryMs: 500,
   handoffTimeoutMs: 2000,
   preferredLeaderDelayMs: 3000,

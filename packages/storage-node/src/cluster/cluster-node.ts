@@ -593,6 +593,7 @@ export class ClusterNode implements ClusterView {
       this.core.onMap(map, performance.now());
       this.dropPartitionsMovedAway(map);
     }
+    this.noteRebalance();
     this.snapshots.pump();
     if (map.nodes[this.nodeId] !== undefined && !sameAddress(map.nodes[this.nodeId]!, this.address)) {
       void this.changeMap((current) => registerNode(current, this.nodeId, this.address)).catch((error: unknown) =>

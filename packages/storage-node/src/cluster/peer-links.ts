@@ -165,6 +165,10 @@ export class PeerLinks {
       },
       maxPayload: FRAME_BYTES_MAX,
       handshakeTimeout: 3000,
+      // A zero masking key: ws then skips XOR-ing every byte on both ends (it has no native
+      // bufferutil here). Masking protects HTTP intermediaries from payloads crafted by browser
+      // scripts; a peer link is node-to-node, authenticated, and never carries browser traffic.
+      generateMask: (mask: Buffer) => mask.fill(0),
     });
     state.socket = socket;
     socket.once('open', () => {
