@@ -11,7 +11,8 @@
 //     (with a new node id, and again with the id and ports of a baseline node that was killed).
 //     Invariant: it is refused, not merged — /readyz 503 naming the cause, the
 //     ballast_cluster_history_diverged metric is 1, commands get CLUSTERDOWN, and it never enters
-//     the baseline, a replica set, an ISR or a primary role; the cluster keeps serving;
+//     the baseline, a replica set, an ISR or a primary role; the cluster keeps serving; its own data
+//     stays untouched (back in its own cluster it serves what it held);
 // (f) fault: kill -9 of a node with backups=0, so its partitions lose every in-sync replica.
 //     Invariant: commands on exactly those partitions fail with CLUSTERDOWN naming the partition,
 //     CLUSTER INFO says fail, every other partition keeps serving; when the node returns its
@@ -313,6 +314,10 @@ describe('cluster states and baseline (etcd, 3 nodes, backups=1, FULL_SYNC)', ()
     await cluster.waitHealthy({ fullIsr: true, timeoutMs: 30_000 });
     const client = ioredis();
     expect(await client.get(keys[3]!)).toBe(`v:${keys[3]}`);
+    await stranger.kill();
+    // Its data was left untouched: back in its own cluster, it serves the key it held.
+    stranger = await startNode({ dataDir: strangerDir, port, adminPort, args: flags(otherStore) });
+    expect(await waitFor('the stranger serves its own data again', async () => ((await call(port, 'GET', 'foreign')) === 'x' ? 'x' : undefined), 30_000)).toBe('x');
     await stranger.kill();
     stranger = null;
   }, 120_000);
