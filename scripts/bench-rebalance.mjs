@@ -26,6 +26,12 @@ const MB = option('mb', 512);
 const VALUE_BYTES = option('value-bytes', 16384);
 const PARTITIONS = option('partitions', 256);
 const WRITE_DOCS = !args.includes('--no-write');
+/** Rebalance limits to run with, "bytesPerSecond:concurrentMoves" each; default: as shipped, then 16 MiB/s with 1 stream. */
+const LIMIT_RUNS = (args.includes('--limits') ? args[args.indexOf('--limits') + 1] : 'default,16777216:1').split(',').map((item) => {
+  if (item === 'default') return null;
+  const [bytesPerSecond, concurrentMoves] = item.split(':').map(Number);
+  return { bytesPerSecond, concurrentMoves };
+});
 const KEYS = Math.ceil((MB * 1024 * 1024) / VALUE_BYTES);
 const LOAD_CONCURRENCY = 32;
 const IDLE_PROBE_MS = 5000;
@@ -71,6 +77,12 @@ function startProbe(redis) {
 }
 
 async function main() {
+  const results = [];
+  for (const limits of LIMIT_RUNS) results.push(await runOnce(limits));
+  if (WRITE_DOCS) writeDocs(results);
+}
+
+async function runOnce(limits) {
   console.log(`bench:rebalance: ${MB} MB as ${KEYS} keys of ${VALUE_BYTES} bytes, ${PARTITIONS} partitions, backups=1, FULL_SYNC`);
   const cluster = await startCluster({ nodes: 3, store: 'etcd', partitions: PARTITIONS, backups: 1, writeSynchronization: 'FULL_SYNC', durability: 'async' });
   const clients = [];
@@ -99,6 +111,10 @@ async function main() {
     await sleep(IDLE_PROBE_MS);
     const idle = probe.samples.map((sample) => sample.ms);
 
+    if (limits !== null) {
+      const set = await cluster.admin(cluster.members[0], 'PUT', '/v1/cluster/rebalance/limits', limits);
+      if (set.status !== 200) throw new Error(`setting limits failed: ${JSON.stringify(set.body)}`);
+    }
     const versionBefore = (await cluster.summary(cluster.members[0])).mapVersion;
     const newcomer = await cluster.addMember();
     const started = Date.now();
@@ -155,33 +171,36 @@ async function main() {
       limits: report.limits,
     };
     console.log(JSON.stringify(result, null, 2));
-    if (WRITE_DOCS) writeDocs(result);
+    return result;
   } finally {
     for (const redis of clients) redis.disconnect();
+    // SIGTERM first (a node started with BALLAST_NODE_FLAGS="--cpu-prof ..." then writes its profile).
+    await Promise.all(cluster.members.map((member) => member.process?.stop()));
     await cluster.destroy();
   }
 }
 
-function writeDocs(r) {
+function writeDocs(results) {
   const file = path.join(root, 'docs/benchmarks.md');
   const begin = '<!-- bench:rebalance begin -->';
   const end = '<!-- bench:rebalance end -->';
+  const r0 = results[0];
+  const limitText = (r) => `${r.limits.bytesPerSecond === 0 ? 'unlimited' : `${(r.limits.bytesPerSecond / 1048576).toFixed(0)} MiB/s`} per node, ${r.limits.concurrentMoves} stream${r.limits.concurrentMoves > 1 ? 's' : ''}`;
+  const rows = results
+    .map(
+      (r) =>
+        `| ${limitText(r)} | ${r.partitionsMoved} of ${r.partitions} | ${(r.bytesMoved / 1e6).toFixed(0)} MB | ${r.seconds.toFixed(1)} s | **${r.mbPerSecond.toFixed(1)} MB/s** | ` +
+        `${r.idle.p50.toFixed(1)} / ${r.idle.p99.toFixed(1)} ms | ${r.during.p50.toFixed(1)} / ${r.during.p99.toFixed(1)} / ${r.during.max.toFixed(0)} ms (${r.during.n}) | ${r.mapVersions} | ${r.probeErrors} | ${r.badKeys} |`,
+    )
+    .join('\n');
   const section = `${begin}
-Measured ${r.when} on ${r.cpu}; Node ${r.node}. Command: \`npm run bench:rebalance\` (defaults: \`--mb ${r.mb} --value-bytes ${r.valueBytes} --partitions ${r.partitions}\`).
+Measured ${r0.when} on ${r0.cpu}; Node ${r0.node}. Command: \`npm run bench:rebalance\` (defaults: \`--mb ${r0.mb} --value-bytes ${r0.valueBytes} --partitions ${r0.partitions} --limits default,16777216:1\`).
 
-Three ballast-node processes on one etcd (\`--durability async\`, backups=1, FULL_SYNC) hold ${r.mb} MB of values (${r.keys} keys of ${r.valueBytes} bytes, loaded through the Redis protocol in ${r.loadSeconds.toFixed(1)} s); a 4th node starts and \`POST /v1/cluster/baseline/add\` adds it. Rebalance limits as shipped: ${r.limits.bytesPerSecond === 0 ? 'unlimited' : `${(r.limits.bytesPerSecond / 1048576).toFixed(0)} MiB/s`} per sending node, ${r.limits.concurrentMoves} snapshots at once per node. A probe client sends one SET at a time (2 ms apart) throughout; its latency is taken from its own clock, idle over the ${IDLE_PROBE_MS / 1000} s before the change and during the move.
+Each row: three ballast-node processes on one etcd (\`--durability async\`, backups=1, FULL_SYNC) hold ${r0.mb} MB of values (${r0.keys} keys of ${r0.valueBytes} bytes, loaded through the Redis protocol); the rebalance limits are set (\`PUT /v1/cluster/rebalance/limits\`, or left as shipped); a 4th node starts and \`POST /v1/cluster/baseline/add\` adds it. Time runs from that call until \`GET /v1/cluster/rebalance\` says \`inProgress: false\`; bytes are its \`bytesMoved\` (snapshots and log entries sent to learners). A probe client sends one SET at a time (2 ms apart) on small keys throughout; its latency is taken on its own clock, idle over the ${IDLE_PROBE_MS / 1000} s before the change and during the move. Everything (4 nodes, etcd, loader and probe) shares the 2 cores.
 
-| Figure | Value |
-| --- | ---: |
-| partitions that moved a copy to the new node | ${r.partitionsMoved} of ${r.partitions} |
-| bytes moved (snapshots + log to learners) | ${(r.bytesMoved / 1e6).toFixed(0)} MB |
-| time from the baseline change to the last move completed | ${r.seconds.toFixed(1)} s |
-| **rate** | **${r.mbPerSecond.toFixed(1)} MB/s** |
-| probe SET p50 / p99 / max, idle | ${r.idle.p50.toFixed(2)} / ${r.idle.p99.toFixed(2)} / ${r.idle.max.toFixed(1)} ms (${r.idle.n} SETs) |
-| probe SET p50 / p99 / max, during the move | ${r.during.p50.toFixed(2)} / ${r.during.p99.toFixed(2)} / ${r.during.max.toFixed(1)} ms (${r.during.n} SETs) |
-| ClusterMap versions written during the move (CAS) | ${r.mapVersions} |
-| probe errors (after the client's redirect handling) | ${r.probeErrors} |
-| sampled keys read back wrong afterwards | ${r.badKeys} of 500 |
+| Limits | Partitions moving a copy to the new node | Bytes moved | Time | Rate | Probe SET p50 / p99 idle | Probe SET p50 / p99 / max during the move (SETs) | Map versions written | Probe errors | Sampled keys wrong after (of 500) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${rows}
 ${end}`;
   let text = readFileSync(file, 'utf8');
   if (text.includes(begin)) text = text.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), section);

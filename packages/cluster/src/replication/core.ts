@@ -102,6 +102,10 @@ interface PartitionRuntime {
   proposals: Map<string, number>;
   /** When all ISR members were first seen offline (for mark-lost). */
   isrOfflineSinceMs: number | null;
+  /** The last term this node granted a lease at (it keeps granting at that term). */
+  grantedTerm: number;
+  /** Since when this node has been a replica outside the ISR (a learner); null otherwise. */
+  learnerSinceMs: number | null;
 }
 
 export class ReplicationCore {
@@ -115,6 +119,10 @@ export class ReplicationCore {
   private out: Outputs = emptyOutputs();
   /** Positive acks in the current outputs, by partition (coalesced until `take`). */
   private readonly queuedAcks = new Map<number, { to: string; message: { term: number; durableSeq: number; lastSeq: number; lastTerm: number } }>();
+  /** Some partition of the current map is moving. */
+  private rebalancing = false;
+  /** The edge is busy installing snapshots (learners hold back their first grants). */
+  private catchUpBusy = false;
   /** Incremented whenever this node starts or stops leading a partition (cheap change detection). */
   leadershipVersion = 0;
   private nextBeaconId = 1;
@@ -136,10 +144,16 @@ export class ReplicationCore {
   onMap(map: ClusterMap, nowMs: number): void {
     if (this.map !== null && map.version <= this.map.version) return;
     this.map = map;
+    this.rebalancing = map.partitions.some((assignment) => assignment.target !== undefined);
     for (let partition = 0; partition < map.partitions.length; partition++) {
       this.applyAssignment(this.runtime(partition, nowMs), map.partitions[partition]!, nowMs);
     }
     this.tick(nowMs);
+  }
+
+  /** The edge started or finished receiving and installing snapshots. */
+  setCatchUpBusy(busy: boolean): void {
+    this.catchUpBusy = busy;
   }
 
   /** The set of nodes with a live presence registration. */
@@ -422,6 +436,8 @@ export class ReplicationCore {
         takeover: null,
         proposals: new Map(),
         isrOfflineSinceMs: null,
+        grantedTerm: 0,
+        learnerSinceMs: null,
       };
       this.partitions.set(partition, runtime);
     }
@@ -451,6 +467,9 @@ export class ReplicationCore {
     // A map version older than a term already heard of (from a peer, before the watch caught up)
     // names a primary that is no longer one: leading at its term again would serve without the
     // ISR members that a later version added, and propose a takeover doomed to fail.
+    const learner = assignment.replicas.includes(this.nodeId) && !assignment.isr.includes(this.nodeId);
+    if (!learner) runtime.learnerSinceMs = null;
+    else runtime.learnerSinceMs ??= nowMs;
     const superseded = assignment.term < runtime.knownTerm;
     const leads = assignment.primary === this.nodeId && !assignment.lost && !superseded;
     if (leads && this.ownedTerms.get(runtime.partition) === assignment.term) {
@@ -649,6 +668,9 @@ export class ReplicationCore {
       if (successor !== undefined) this.startHandoff(leader, successor, nowMs);
       return;
     }
+    // Primaries are rebalanced only once no partition moves: during a rebalance the preferred nodes
+    // are often the ones busy receiving copies, and a handoff to a busy node stalls the partition.
+    if (this.rebalancing) return;
     const preferred = assignment.replicas[0];
     if (preferred === undefined || preferred === this.nodeId || !Number.isFinite(this.config.preferredLeaderDelayMs)) return;
     const since = leader.peers.get(preferred)?.isrSinceMs ?? null;
@@ -878,11 +900,24 @@ export class ReplicationCore {
     const partitions = message.partitions.map(({ partition, term }) => {
       const runtime = this.runtime(partition, nowMs);
       // While this node asks to take over, it must not extend anyone's lease.
-      const granted = runtime.takeover === null && this.acceptsPrimary(runtime, from, term);
-      if (granted) runtime.lastHeardMs = nowMs;
+      const granted = runtime.takeover === null && this.acceptsPrimary(runtime, from, term) && !this.holdsBackGrant(runtime, term, nowMs);
+      if (granted) {
+        runtime.lastHeardMs = nowMs;
+        runtime.grantedTerm = term;
+      }
       return { partition, term: Math.max(term, runtime.knownTerm), granted };
     });
     this.send(from, { type: 'grant', id: message.id, partitions });
+  }
+
+  /**
+   * A busy learner withholds its first grant at a term (so the primary does not admit it to the ISR
+   * yet), for at most learnerHoldMs. Refusing a grant is always safe; once it granted at a term it
+   * keeps granting, so a primary that already counts it (a pending expansion) keeps its lease.
+   */
+  private holdsBackGrant(runtime: PartitionRuntime, term: number, nowMs: number): boolean {
+    if (!this.catchUpBusy || runtime.grantedTerm === term || runtime.learnerSinceMs === null) return false;
+    return nowMs - runtime.learnerSinceMs < this.config.learnerHoldMs;
   }
 
   private ensurePosition(runtime: PartitionRuntime): void {

@@ -37,6 +37,12 @@ export interface ReplicationConfig {
    * writes, replaying the log carries every write ever made.
    */
   snapshotEmptyPeerEntries: number;
+  /**
+   * A learner (a replica outside the ISR) that is busy installing snapshots withholds its first lease
+   * grant at a term for up to this long after it became a learner: it enters the ISR once the burst
+   * of copies is over, so FULL_SYNC writes do not wait on a node that is busy catching up.
+   */
+  learnerHoldMs: number;
   /** A map change the core proposed is proposed again if it has not shown up after this long. */
   proposalRetryMs: number;
   /**
@@ -64,6 +70,7 @@ export const REPLICATION_DEFAULTS: Readonly<ReplicationConfig> = Object.freeze({
   snapshotTimeoutMs: 120_000,
   snapshotAckTimeoutMs: 10_000,
   snapshotEmptyPeerEntries: 64,
+  learnerHoldMs: 5000,
   proposalRetryMs: 500,
   handoffTimeoutMs: 2000,
   preferredLeaderDelayMs: 3000,

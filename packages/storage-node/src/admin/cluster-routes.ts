@@ -16,6 +16,9 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { CLUSTER_STATES, rebalanceLimitsProblem, WRITE_SYNCHRONIZATIONS, type ClusterState, type RebalanceLimits, type WriteSynchronization } from '@ballast/cluster';
 import { ClusterError, type ClusterNode } from '../cluster/cluster-node.js';
 
+/** How long GET /v1/cluster/rebalance waits for each node's share (a node busy receiving answers late). */
+const REBALANCE_REPORT_TIMEOUT_MS = 3000;
+
 export function mountClusterRoutes(app: Express, clusterNode: () => ClusterNode | null, token: string): void {
   const joined = (): ClusterNode => {
     const node = clusterNode();
@@ -165,7 +168,7 @@ export function mountClusterRoutes(app: Express, clusterNode: () => ClusterNode 
         cluster.onlineAdminAddresses().map(async ({ nodeId, host, adminPort }) => {
           if (nodeId === cluster.nodeId) return { nodeId, ok: true as const, report: cluster.localRebalance() };
           try {
-            const response = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${adminPort}/v1/cluster/rebalance/local`, { signal: AbortSignal.timeout(1000) });
+            const response = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${adminPort}/v1/cluster/rebalance/local`, { signal: AbortSignal.timeout(REBALANCE_REPORT_TIMEOUT_MS) });
             if (!response.ok) return { nodeId, ok: false as const, error: `HTTP ${response.status}` };
             return { nodeId, ok: true as const, report: (await response.json()) as ReturnType<ClusterNode['localRebalance']> };
           } catch (error) {

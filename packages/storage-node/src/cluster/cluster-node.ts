@@ -112,6 +112,8 @@ export class ClusterNode implements ClusterView {
   private readonly durablePartitions = new Set<number>();
   private drainScheduled = false;
   private readonly incomingSnapshots = new Map<string, PartitionSnapshot & { term: number }>();
+  /** Snapshots handed to the engine and not yet durable. */
+  private installsPending = 0;
   /** Partitions this node leads, with the term it leads them at. */
   private readonly leading = new Map<number, number>();
   private readonly commitListeners: Array<() => void> = [];
@@ -178,6 +180,7 @@ export class ClusterNode implements ClusterView {
       onDisconnected: (peer) => {
         this.core.onPeerDisconnected(peer, performance.now());
         for (const key of [...this.incomingSnapshots.keys()]) if (key.startsWith(`${peer}/`)) this.incomingSnapshots.delete(key);
+        this.updateCatchUpBusy();
         this.drain();
       },
       log: options.log,
@@ -544,16 +547,45 @@ export class ClusterNode implements ClusterView {
     return map;
   }
 
-  /** Deletes local copies of partitions the map no longer places here (a move completed). */
+  /** Partitions whose local copy waits to be deleted (one per tick: a burst of deletions would stall commits). */
+  private readonly dropQueue = new Set<number>();
+
+  /** Queues the local copies of partitions the map no longer places here (a move completed). */
   private dropPartitionsMovedAway(map: ClusterMap): void {
     if (map.state === 'INACTIVE' || map.partitions.length === 0 || this.diverged !== null) return;
     for (let partition = 0; partition < map.partitions.length; partition++) {
-      if (map.partitions[partition]!.replicas.includes(this.nodeId) || !this.engine.holdsPartition(partition)) continue;
-      this.log.info({ partition, mapVersion: map.version }, 'partition moved away: deleting the local copy');
-      for (const key of [...this.incomingSnapshots.keys()]) if (key.endsWith(`/${partition}`)) this.incomingSnapshots.delete(key);
-      this.engine.dropPartition(partition);
-      this.core.onLocalReset(partition);
-      this.stats.partitionsDropped++;
+      if (!this.engine.holdsPartition(partition)) continue;
+      if (!map.partitions[partition]!.replicas.includes(this.nodeId)) {
+        this.dropQueue.add(partition);
+      } else if (this.dropQueue.delete(partition)) {
+        // Placed here again before its old copy was deleted: delete it now, before this node reports
+        // a position, so it joins from nothing and gets a full copy.
+        this.dropPartition(partition, map);
+      }
+    }
+  }
+
+  private dropPartition(partition: number, map: ClusterMap): void {
+    this.log.info({ partition, mapVersion: map.version }, 'partition moved away: deleting the local copy');
+    for (const key of [...this.incomingSnapshots.keys()]) if (key.endsWith(`/${partition}`)) this.incomingSnapshots.delete(key);
+    this.engine.dropPartition(partition);
+    this.core.onLocalReset(partition);
+    this.stats.partitionsDropped++;
+  }
+
+  /**
+   * Deletes one queued copy, if the map still places the partition elsewhere. Until then the copy is
+   * inert: this node refuses entries and snapshots for it and serves nothing of it; if it becomes a
+   * replica again first, the copy is an older state its primary brings up to date (log or snapshot).
+   */
+  private dropOneQueuedPartition(): void {
+    const map = this.mapValue;
+    for (const partition of this.dropQueue) {
+      this.dropQueue.delete(partition);
+      if (map === null || map.state === 'INACTIVE' || this.diverged !== null) return;
+      if (map.partitions[partition]?.replicas.includes(this.nodeId) !== false || !this.engine.holdsPartition(partition)) continue;
+      this.dropPartition(partition, map);
+      return;
     }
   }
 
@@ -694,6 +726,7 @@ export class ClusterNode implements ClusterView {
     this.core.tick(performance.now());
     this.drain();
     this.checkActivation();
+    this.dropOneQueuedPartition();
   }
 
   private scheduleDrain(): void {
@@ -834,7 +867,8 @@ export class ClusterNode implements ClusterView {
         if (snapshot !== undefined) {
           for (const [key, value] of message.records) {
             this.stats.snapshotBytesReceived += key.length + value.length;
-            snapshot.records.push([Buffer.from(key), Buffer.from(value)]);
+            // msgpackr hands out views into the received frame (no copy); wrap without copying.
+            snapshot.records.push([asBuffer(key), asBuffer(value)]);
           }
         }
         break;
@@ -847,7 +881,13 @@ export class ClusterNode implements ClusterView {
         break;
       }
     }
+    if (message.k !== 'c') this.updateCatchUpBusy();
     this.drain();
+  }
+
+  /** Tells the core whether this node is busy receiving or installing snapshots. */
+  private updateCatchUpBusy(): void {
+    this.core.setCatchUpBusy(this.incomingSnapshots.size > 0 || this.installsPending > 0);
   }
 
   private installSnapshot(from: string, snapshot: PartitionSnapshot & { term: number }): void {
@@ -858,7 +898,10 @@ export class ClusterNode implements ClusterView {
     this.stats.snapshotsReceived++;
     this.log.info({ partition: snapshot.partition, from, seq: snapshot.seq, records: snapshot.records.length }, 'installing a partition snapshot');
     const batchId = this.engine.replacePartition(snapshot);
+    this.installsPending++;
     const done = (): void => {
+      this.installsPending--;
+      this.updateCatchUpBusy();
       this.core.onSnapshotInstalled(snapshot.partition, from, snapshot.term, snapshot.seq, snapshot.lastTerm, performance.now());
       this.drain();
     };
@@ -874,6 +917,10 @@ export class ClusterNode implements ClusterView {
     };
     check();
   }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function prefixed(prefix: string, values: Record<string, number>): Record<string, number> {

@@ -555,14 +555,20 @@ export class Engine {
     const partition = snapshot.partition;
     const batch = this.openBatch;
     const { start, end } = this.partitionKeyRange(partition);
+    const state = this.partitions[partition]!;
     const existing = new Map<string, Buffer>();
-    for (const { key, value } of this.data.getRange({ start, end })) existing.set(Buffer.from(key).toString('latin1'), Buffer.from(value));
+    if (state.keysWithExpiry === 0) {
+      // No stored record has an expiry: the old values matter only as "present", so only the keys
+      // are read (a partition of large values is replaced or dropped without copying them).
+      for (const key of this.data.getKeys({ start, end })) existing.set(Buffer.from(key as Buffer).toString('latin1'), NO_EXPIRY_RECORD);
+    } else {
+      for (const { key, value } of this.data.getRange({ start, end })) existing.set(Buffer.from(key).toString('latin1'), Buffer.from(value));
+    }
     for (const [overlayKey, entry] of this.overlay) {
       if (entry.partition !== partition) continue;
       if (entry.record === null) existing.delete(overlayKey);
       else existing.set(overlayKey, entry.record);
     }
-    const state = this.partitions[partition]!;
     const incoming = new Map(snapshot.records.map(([dbKey, record]) => [dbKey.toString('latin1'), record]));
     for (const [overlayKey, record] of existing) {
       if (incoming.has(overlayKey)) continue;
@@ -1040,6 +1046,12 @@ function newBatch(id: number): Batch {
 const CLUSTER_TICKET_PARTITION_FACTOR = 2 ** 39;
 /** Entries kept in memory per partition for sending to backups without reading LMDB. */
 const RECENT_ENTRIES_MAX = 4096;
+/** Stands for a stored record without expiry when only its presence matters (replacePartition). */
+const NO_EXPIRY_RECORD: Buffer = (() => {
+  const record = Buffer.alloc(9);
+  record.writeDoubleLE(0, 1);
+  return record;
+})();
 /** Log entries trimmed per partition per batch (bounds the work one flush does). */
 const TRIM_PER_BATCH = 512;
 
