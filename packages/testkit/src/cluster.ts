@@ -189,6 +189,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     },
   };
   if (options.activate !== false) {
+    // Activation takes the nodes online as seen by the node asked: wait until it sees every member,
+    // or the baseline would miss a node whose presence had not reached it yet.
+    const expected = members.map((member) => member.nodeId).sort();
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const online = ((await cluster.summary(live())) as { onlineNodes?: string[] }).onlineNodes ?? [];
+      if (expected.every((nodeId) => online.includes(nodeId))) break;
+      if (Date.now() > deadline) throw new Error(`not every node is online before activation: ${online.join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const result = await cluster.activate();
     if (result.status !== 200) throw new Error(`activation failed: ${JSON.stringify(result.body)}`);
     await cluster.waitHealthy();

@@ -301,6 +301,8 @@ class SimNode {
   core: ReplicationCore | null = null;
   mapVersionSeen = 0;
   pending: PendingReply[] = [];
+  /** Snapshot streams on their way to this node (it is busy catching up while any is). */
+  incomingSnapshots = 0;
   proposalQueue: Proposal[] = [];
   casBusy = false;
   readonly log: SimLog;
@@ -456,6 +458,7 @@ export class Simulation {
     node.pending = [];
     node.proposalQueue = [];
     node.casBusy = false;
+    node.incomingSnapshots = 0;
     const core = new ReplicationCore(node.id, node.log, this.options.replication);
     node.core = core;
     this.note(`${node.id} starts (incarnation ${node.incarnation})`);
@@ -643,8 +646,12 @@ export class Simulation {
     const backupIncarnation = backup.incarnation;
     this.report.snapshots++;
     this.note(`${primary.id} streams a snapshot of p${partition} to ${to}`);
+    // The receiving edge is busy while the stream is on the wire (its learners hold back grants).
+    const busy = backup.up && backup.incarnation === backupIncarnation;
+    if (busy) this.setIncoming(backup, +1);
     const done = this.now + this.between(20, 300);
     this.at(done, () => {
+      if (busy && backup.incarnation === backupIncarnation) this.setIncoming(backup, -1);
       const intact =
         primary.up && backup.up && primary.incarnation === primaryIncarnation && backup.incarnation === backupIncarnation && this.connectedPair(primary, backup);
       if (!intact) {
@@ -663,6 +670,12 @@ export class Simulation {
         backup.core!.onSnapshotInstalled(partition, primary.id, term, snapshot.baseSeq, snapshot.baseTerm, backup.localNow(this.now));
       });
     });
+  }
+
+  private setIncoming(node: SimNode, delta: number): void {
+    node.incomingSnapshots += delta;
+    const busy = node.incomingSnapshots > 0;
+    this.onNode(node, this.now, () => node.core!.setCatchUpBusy(busy));
   }
 
   // --- clients ----------------------------------------------------------------------------------

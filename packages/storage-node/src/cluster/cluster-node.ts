@@ -58,8 +58,8 @@ export interface ClusterNodeOptions {
 }
 
 export const REBALANCE_LIMITS_DEFAULT: Readonly<RebalanceLimitsInEffect> = Object.freeze({
-  bytesPerSecond: 100 * 1024 * 1024,
-  concurrentMoves: 2,
+  bytesPerSecond: 32 * 1024 * 1024,
+  concurrentMoves: 1,
 });
 
 /** How long after start a node waits for another baseline node before it declares a full restart. */

@@ -118,12 +118,12 @@ export const OPTIONS: Record<string, OptionInfo> = {
   'rebalance-bytes-per-sec': {
     env: 'BALLAST_REBALANCE_BYTES_PER_SEC',
     help: 'snapshot bytes per second this node sends when partitions move (0 = unlimited; PUT /v1/cluster/rebalance/limits overrides cluster-wide)',
-    default: String(100 * 1024 * 1024),
+    default: String(32 * 1024 * 1024),
   },
   'rebalance-concurrency': {
     env: 'BALLAST_REBALANCE_CONCURRENCY',
     help: 'partition snapshots this node sends at once',
-    default: '2',
+    default: '1',
   },
   'log-level': { env: 'BALLAST_LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent', default: 'info' },
 };
