@@ -1,0 +1,186 @@
+/**
+ * The KVCluster API (group ballast.io, version v1alpha1): the single source of truth for the custom
+ * resource. Part 5 generates the CRD's openAPIV3Schema from these types and their validation; the
+ * local runtime (`ballast dev`) reads the same objects from a file.
+ *
+ * `applyDefaults` fills every optional field; `validateSpec` lists every problem with the field's
+ * path, so a user sees all mistakes at once (`spec.partitions: must be a power of two …`).
+ */
+import { BACKUPS_MAX, isValidPartitionCount, MAP_PARTITIONS_MAX, WRITE_SYNCHRONIZATIONS, type WriteSynchronization } from '@ballast/cluster';
+import { parseDurationMs } from './duration.js';
+
+export const API_GROUP = 'ballast.io';
+export const API_VERSION = 'v1alpha1';
+export const KIND = 'KVCluster';
+
+export const DURABILITIES = ['sync', 'async'] as const;
+export type Durability = (typeof DURABILITIES)[number];
+
+/** Upper bound on members: far above what the ClusterMap and one operator are meant for. */
+export const REPLICAS_MAX = 128;
+
+export interface KVClusterSpec {
+  /** Members (pods / local processes). */
+  replicas: number;
+  /** Partitions, a power of two; fixed at creation. */
+  partitions: number;
+  /** Backups per partition (replicas per partition − 1). */
+  backups: number;
+  writeSynchronization: WriteSynchronization;
+  durability: Durability;
+  baseline: {
+    autoAdjust: {
+      /** Change the baseline by itself after members leave or join (default true). */
+      enabled: boolean;
+      /** Wait this long after the last join/leave before changing the baseline (default `5m`). */
+      graceTimeout: string;
+    };
+  };
+  /** Kubernetes fields (Part 5); the local runtime ignores them. */
+  image?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  storage?: { size: string; storageClassName?: string; retainOnDelete?: boolean };
+  scheduling?: {
+    nodeSelector?: Record<string, string>;
+    tolerations?: Array<Record<string, unknown>>;
+    affinity?: Record<string, unknown>;
+    topologySpreadConstraints?: Array<Record<string, unknown>>;
+    /** Node label whose value is a member's failure zone (backups go to other zones). */
+    zoneLabel?: string;
+  };
+  /** Secret with the cluster token (key `token`); created by the operator when absent. */
+  auth?: { secretName?: string };
+  monitoring?: { serviceMonitor?: boolean; podMonitor?: boolean; prometheusRule?: boolean };
+}
+
+export type ConditionType = 'Available' | 'Progressing' | 'Degraded' | 'Rebalancing' | 'BaselinePending';
+export const CONDITION_TYPES: readonly ConditionType[] = ['Available', 'Progressing', 'Degraded', 'Rebalancing', 'BaselinePending'];
+
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  /** CamelCase reason, stable for alerts and tooling. */
+  reason: string;
+  message: string;
+  /** RFC 3339; changes only when `status` changes. */
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface PendingBaselineChange {
+  /** Why: `MembersLeft`, `MembersJoined`, or both. */
+  reason: string;
+  /** RFC 3339: when the newest join/leave event was seen (each event restarts the timer). */
+  since: string;
+  /** RFC 3339: when the baseline will be set to `nodes`. */
+  deadline: string;
+  /** The baseline that will be set. */
+  nodes: string[];
+}
+
+export interface KVClusterStatus {
+  observedGeneration: number;
+  conditions: Condition[];
+  baseline: { nodes: string[]; pending: PendingBaselineChange | null };
+  partitions: { total: number; underReplicated: number; lost: number };
+  rebalance: { inProgress: boolean; partitionsTotal: number; partitionsDone: number; bytesMoved: number; bytesRemaining: number } | null;
+  readyReplicas: number;
+  clusterState: 'INACTIVE' | 'ACTIVE' | 'ACTIVE_READ_ONLY' | 'Unknown';
+}
+
+export interface KVCluster {
+  apiVersion: `${typeof API_GROUP}/${typeof API_VERSION}`;
+  kind: typeof KIND;
+  metadata: { name: string; namespace?: string; generation?: number; uid?: string; [key: string]: unknown };
+  spec: KVClusterSpec;
+  status?: KVClusterStatus;
+}
+
+/** What a user may leave out: everything but replicas has a default. */
+export type KVClusterSpecInput = Partial<Omit<KVClusterSpec, 'baseline'>> & {
+  baseline?: { autoAdjust?: Partial<KVClusterSpec['baseline']['autoAdjust']> };
+};
+
+export const SPEC_DEFAULTS = {
+  replicas: 3,
+  partitions: 256,
+  backups: 1,
+  writeSynchronization: 'FULL_SYNC' as WriteSynchronization,
+  durability: 'sync' as Durability,
+  graceTimeout: '5m',
+} as const;
+
+/** The spec with every default filled in (the input is not changed). */
+export function applyDefaults(input: KVClusterSpecInput): KVClusterSpec {
+  const autoAdjust = input.baseline?.autoAdjust ?? {};
+  const spec: KVClusterSpec = {
+    ...input,
+    replicas: input.replicas ?? SPEC_DEFAULTS.replicas,
+    partitions: input.partitions ?? SPEC_DEFAULTS.partitions,
+    backups: input.backups ?? SPEC_DEFAULTS.backups,
+    writeSynchronization: input.writeSynchronization ?? SPEC_DEFAULTS.writeSynchronization,
+    durability: input.durability ?? SPEC_DEFAULTS.durability,
+    baseline: {
+      autoAdjust: {
+        enabled: autoAdjust.enabled ?? true,
+        graceTimeout: autoAdjust.graceTimeout ?? SPEC_DEFAULTS.graceTimeout,
+      },
+    },
+  };
+  return spec;
+}
+
+/** Every problem of a (defaulted) spec, each naming its field; [] when valid. */
+export function validateSpec(spec: KVClusterSpec, previous?: KVClusterSpec): string[] {
+  const errors: string[] = [];
+  const integer = (value: unknown, field: string, min: number, max: number): void => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      errors.push(`spec.${field}: must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+  };
+  integer(spec.replicas, 'replicas', 1, REPLICAS_MAX);
+  if (typeof spec.partitions !== 'number' || !isValidPartitionCount(spec.partitions) || spec.partitions > MAP_PARTITIONS_MAX) {
+    errors.push(`spec.partitions: must be a power of two from 1 to ${MAP_PARTITIONS_MAX} (e.g. 256), got ${JSON.stringify(spec.partitions)}`);
+  }
+  integer(spec.backups, 'backups', 0, BACKUPS_MAX);
+  if (!WRITE_SYNCHRONIZATIONS.includes(spec.writeSynchronization)) {
+    errors.push(`spec.writeSynchronization: must be one of ${WRITE_SYNCHRONIZATIONS.join(', ')}, got ${JSON.stringify(spec.writeSynchronization)}`);
+  }
+  if (!DURABILITIES.includes(spec.durability)) {
+    errors.push(`spec.durability: must be one of ${DURABILITIES.join(', ')}, got ${JSON.stringify(spec.durability)}`);
+  }
+  const autoAdjust = spec.baseline?.autoAdjust;
+  if (typeof autoAdjust?.enabled !== 'boolean') errors.push(`spec.baseline.autoAdjust.enabled: must be true or false, got ${JSON.stringify(autoAdjust?.enabled)}`);
+  const graceMs = parseDurationMs(autoAdjust?.graceTimeout as string);
+  if (graceMs === null) {
+    errors.push(`spec.baseline.autoAdjust.graceTimeout: must be a duration such as 30s, 5m or 1h30m, got ${JSON.stringify(autoAdjust?.graceTimeout)}`);
+  }
+  if (spec.imagePullPolicy !== undefined && !['Always', 'IfNotPresent', 'Never'].includes(spec.imagePullPolicy)) {
+    errors.push(`spec.imagePullPolicy: must be Always, IfNotPresent or Never, got ${JSON.stringify(spec.imagePullPolicy)}`);
+  }
+  if (previous !== undefined && previous.partitions !== spec.partitions) {
+    errors.push(`spec.partitions: is immutable (it is ${previous.partitions}); create a new cluster to change it`);
+  }
+  return errors;
+}
+
+/** Grace timeout of a valid spec, in milliseconds. */
+export function graceTimeoutMs(spec: KVClusterSpec): number {
+  const ms = parseDurationMs(spec.baseline.autoAdjust.graceTimeout);
+  if (ms === null) throw new Error(`invalid graceTimeout ${spec.baseline.autoAdjust.graceTimeout} (validate the spec first)`);
+  return ms;
+}
+
+/** Member names: `<cluster>-0` … `<cluster>-(n-1)`, like StatefulSet pods; also the node ids. */
+export function memberName(cluster: string, index: number): string {
+  return `${cluster}-${index}`;
+}
+
+/** The ordinal of a member name of this cluster, or null. */
+export function memberIndex(cluster: string, name: string): number | null {
+  const prefix = `${cluster}-`;
+  if (!name.startsWith(prefix)) return null;
+  const rest = name.slice(prefix.length);
+  return /^(0|[1-9]\d*)$/.test(rest) ? Number(rest) : null;
+}

@@ -1,0 +1,3 @@
+export * from './api.js';
+export * from './duration.js';
+export * from './decide.js';
