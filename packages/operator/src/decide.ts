@@ -49,6 +49,11 @@ export interface ObservedMember {
   online: boolean;
   /** The member configuration it runs with (see memberConfigHash). */
   configHash: string;
+  /**
+   * Just (re)started by the runtime and not online yet: on its way back, not a member that left
+   * (e.g. every member after a restart of `ballast dev`).
+   */
+  starting?: boolean;
 }
 
 /** What a node's admin API says of the cluster (GET /v1/cluster and /v1/cluster/rebalance). */
@@ -217,11 +222,13 @@ export function decide(input: DecideInput): Decision {
   }
 
   // 4. Baseline auto-adjust with the grace timeout.
-  const left = baseline.filter((member) => !online.has(member));
+  const starting = new Set(observed.members.filter((member) => member.starting === true).map((member) => member.name));
+  const present = (member: string): boolean => online.has(member) || starting.has(member);
+  const left = baseline.filter((member) => !present(member));
   const joined = desired.filter((member) => online.has(member) && !baseline.includes(member));
-  const target = [...baseline.filter((member) => online.has(member)), ...joined].sort(byOrdinal(name));
+  const target = [...baseline.filter(present), ...joined].sort(byOrdinal(name));
   const changes = left.length > 0 || joined.length > 0;
-  const everyBaselineMemberOffline = baseline.length > 0 && baseline.every((member) => !online.has(member));
+  const everyBaselineMemberOffline = baseline.length > 0 && baseline.every((member) => !present(member));
   if (!changes || everyBaselineMemberOffline || target.length === 0) {
     status.baseline.pending = null;
     const reason = previous?.baseline.pending ? 'MembersReturned' : 'NoChange';
