@@ -47,7 +47,9 @@ async function portFree(port: number): Promise<boolean> {
 /** A base port whose member, admin, peer, store and runtime ports are all free. */
 async function freeBase(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    // Below Linux's ephemeral range (32768+), so a port a member frees on restart is not taken by
+    // some client's outgoing connection meanwhile.
+    const base = 20_000 + Math.floor(Math.random() * 120) * 100;
     const ports = [0, 1, 2, 100, 101, 102, 200, 201, 202, 300, 400].map((offset) => base + offset);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
   }
