@@ -9,10 +9,9 @@
 //   the members restart with it, so the change lands once they are back, never before the deadline).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDirectory, temporaryDirectory } from '@ballast/testkit';
+import { isPortFree, removeDirectory, temporaryDirectory } from '@ballast/testkit';
 import { clusterClient, waitFor } from '../cluster/support/cluster-helpers.js';
 
 const MAIN = path.resolve('packages/operator/dist/main.js');
@@ -36,14 +35,6 @@ interface Status {
   conditions: Array<{ type: string; status: string; reason: string; message: string }>;
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 /** A base port whose member, admin, peer, store and runtime ports are all free. */
 async function freeBase(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -51,7 +42,7 @@ async function freeBase(): Promise<number> {
     // some client's outgoing connection meanwhile.
     const base = 20_000 + Math.floor(Math.random() * 120) * 100;
     const ports = [0, 1, 2, 100, 101, 102, 200, 201, 202, 300, 400].map((offset) => base + offset);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return base;
   }
   throw new Error('no free port range');
 }

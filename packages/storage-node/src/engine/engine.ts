@@ -406,20 +406,7 @@ export class Engine {
         });
       }
     }
-    if (previous === null) state.keys++;
-    else if (record === null) state.keys--;
-    const previousExpireAt = previous === null ? 0 : expireAtOfRecord(previous);
-    const expireAt = record === null ? 0 : expireAtOfRecord(record);
-    if (previousExpireAt !== expireAt) {
-      if (previousExpireAt !== 0) {
-        state.keysWithExpiry--;
-        batch.expiryIndex.set(expiryIndexKey(previousExpireAt, dbKey).toString('latin1'), null);
-      }
-      if (expireAt !== 0) {
-        state.keysWithExpiry++;
-        batch.expiryIndex.set(expiryIndexKey(expireAt, dbKey).toString('latin1'), EMPTY_VALUE);
-      }
-    }
+    this.account(batch, state, dbKey, previous, record);
     batch.dirtyPartitions.add(partition);
     this.scheduleFlush();
     return entry;
@@ -602,14 +589,8 @@ export class Engine {
     return state.sequence > 0 || state.keys > 0;
   }
 
-  /** A record change outside the log (snapshot install): counters and expiry index kept exact. */
-  private setDirect(batch: Batch, overlayKey: string, previous: Buffer | null, record: Buffer | null, partition: number): void {
-    const dbKey = Buffer.from(overlayKey, 'latin1');
-    const state = this.partitions[partition]!;
-    const entry: OverlayEntry = { dbKey, partition, seq: 0, record, batchId: batch.id };
-    this.overlay.set(overlayKey, entry);
-    this.cache.delete(overlayKey);
-    batch.records.set(overlayKey, entry);
+  /** Keeps a partition's key counters and the expiry index exact for one record change. */
+  private account(batch: Batch, state: PartitionState, dbKey: Buffer, previous: Buffer | null, record: Buffer | null): void {
     if (previous === null && record !== null) state.keys++;
     else if (previous !== null && record === null) state.keys--;
     const previousExpireAt = previous === null ? 0 : expireAtOfRecord(previous);
@@ -624,6 +605,17 @@ export class Engine {
         batch.expiryIndex.set(expiryIndexKey(expireAt, dbKey).toString('latin1'), EMPTY_VALUE);
       }
     }
+  }
+
+  /** A record change outside the log (snapshot install): counters and expiry index kept exact. */
+  private setDirect(batch: Batch, overlayKey: string, previous: Buffer | null, record: Buffer | null, partition: number): void {
+    const dbKey = Buffer.from(overlayKey, 'latin1');
+    const state = this.partitions[partition]!;
+    const entry: OverlayEntry = { dbKey, partition, seq: 0, record, batchId: batch.id };
+    this.overlay.set(overlayKey, entry);
+    this.cache.delete(overlayKey);
+    batch.records.set(overlayKey, entry);
+    this.account(batch, state, dbKey, previous, record);
   }
 
   /** Node metadata (node id, activation history), as last stored or queued. */
