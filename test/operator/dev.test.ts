@@ -7,91 +7,32 @@
 // - the member's return: it rejoins the baseline after the grace, and the data is all there;
 // - restarting `ballast dev` while a change is pending keeps the original deadline (status on disk;
 //   the members restart with it, so the change lands once they are back, never before the deadline).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPortFree, removeDirectory, temporaryDirectory } from '@ballast/testkit';
 import { clusterClient, waitFor } from '../cluster/support/cluster-helpers.js';
+import { DevHarness, kvclusterYaml } from './support/dev-harness.js';
 
-const MAIN = path.resolve('packages/operator/dist/main.js');
 const GRACE_MS = 6000;
 
-interface Member {
-  name: string;
-  pid: number | null;
-  port: number;
-  adminPort: number;
-  running: boolean;
-  ready: boolean;
-  inBaseline: boolean;
-  restarts: number;
-}
-
-interface Status {
-  baseline: { nodes: string[]; pending: { reason: string; since: string; deadline: string; nodes: string[] } | null };
-  partitions: { total: number; underReplicated: number; lost: number };
-  clusterState: string;
-  conditions: Array<{ type: string; status: string; reason: string; message: string }>;
-}
-
-/** A base port whose member, admin, peer, store and runtime ports are all free. */
-async function freeBase(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below Linux's ephemeral range (32768+), so a port a member frees on restart is not taken by
-    // some client's outgoing connection meanwhile.
-    const base = 20_000 + Math.floor(Math.random() * 120) * 100;
-    const ports = [0, 1, 2, 100, 101, 102, 200, 201, 202, 300, 400].map((offset) => base + offset);
-    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return base;
-  }
-  throw new Error('no free port range');
-}
-
 describe('ballast dev (3 members, grace 6 s)', () => {
-  let dataDir: string;
-  let file: string;
+  let dev: DevHarness;
   let base: number;
-  let dev: ChildProcess | null = null;
-  let output = '';
-  const api = (route: string): string => `http://127.0.0.1:${base + 400}${route}`;
-  const getJson = async <T>(route: string): Promise<T> => (await (await fetch(api(route))).json()) as T;
-  const status = async (): Promise<Status> => (await getJson<{ status: Status }>('/v1/kvcluster')).status;
-  const members = async (): Promise<Member[]> => getJson<Member[]>('/v1/members');
-
-  const startDev = async (): Promise<void> => {
-    const child = spawn(process.execPath, [MAIN, 'dev', '-f', file, '--data-dir', dataDir, '--base-port', String(base)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    dev = child;
-    await waitFor('ballast dev prints how to connect', async () => (/connect: redis-cli -c -p \d+/.test(output) ? true : undefined), 30_000);
-  };
-  const stopDev = async (): Promise<void> => {
-    const child = dev;
-    if (child === null) return;
-    dev = null;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGINT');
-    await exited;
-  };
+  const api = (route: string): string => dev.api(route);
+  const status = async () => dev.status();
+  const members = async () => dev.members();
 
   beforeAll(async () => {
-    dataDir = temporaryDirectory('ballast-dev-');
-    file = path.join(dataDir, 'kvcluster.yaml');
-    base = await freeBase();
-    writeFileSync(
-      file,
-      ['apiVersion: ballast.io/v1alpha1', 'kind: KVCluster', 'metadata:', '  name: t', 'spec:', '  replicas: 3', '  partitions: 16', '  backups: 1', '  baseline:', '    autoAdjust:', `      graceTimeout: ${GRACE_MS / 1000}s`, ''].join('\n'),
-    );
-    await startDev();
+    dev = await DevHarness.create(3);
+    base = dev.base;
+    dev.writeSpec(kvclusterYaml({ replicas: 3, graceSeconds: GRACE_MS / 1000 }));
+    await dev.start();
   }, 60_000);
 
   afterAll(async () => {
-    await stopDev();
-    removeDirectory(dataDir);
+    await dev.close();
   });
 
   it('starts, activates and serves a Redis Cluster client', async () => {
-    expect(output).toMatch(`connect: redis-cli -c -p ${base}`);
+    expect(dev.output).toMatch(`connect: redis-cli -c -p ${base}`);
     await waitFor('the cluster is active with every member in the baseline', async () => {
       const current = await status();
       return current.clusterState === 'ACTIVE' && current.baseline.nodes.length === 3 && current.partitions.underReplicated === 0 ? true : undefined;
@@ -178,9 +119,9 @@ describe('ballast dev (3 members, grace 6 s)', () => {
 
   it('restarting ballast dev while a change is pending keeps its deadline', async () => {
     const { deadline, deadlineMs } = await stopT2();
-    await stopDev();
-    output = '';
-    await startDev();
+    await dev.stop();
+    dev.output = '';
+    await dev.start();
     // The member stopped through the admin API stays stopped; the status on disk keeps the timer.
     expect((await members()).find((member) => member.name === 't-2')!.running).toBe(false);
     expect((await status()).baseline.pending?.deadline).toBe(deadline);

@@ -114,6 +114,10 @@ export class ReplicationCore {
   private readonly partitions = new Map<number, PartitionRuntime>();
   private online = new Set<string>();
   private readonly connected = new Set<string>();
+  /** Peers that said they are stepping down (until they connect again). */
+  private readonly leaving = new Set<string>();
+  /** This node is stepping down: it hands off every partition it leads and takes none over. */
+  private steppingDown = false;
   /** Terms this process created for itself (by promote or restore), per partition. */
   private readonly ownedTerms = new Map<number, number>();
   private out: Outputs = emptyOutputs();
@@ -165,6 +169,8 @@ export class ReplicationCore {
 
   onPeerConnected(peer: string, nowMs: number): void {
     this.connected.add(peer);
+    this.leaving.delete(peer);
+    if (this.steppingDown) this.send(peer, { type: 'leaving' });
     for (const runtime of this.partitions.values()) {
       const progress = runtime.leader?.peers.get(peer);
       if (progress !== undefined) this.startProbe(runtime, peer, progress, nowMs);
@@ -281,7 +287,44 @@ export class ReplicationCore {
       case 'handoff':
         this.onHandoff(from, message, nowMs);
         return;
+      case 'leaving':
+        this.leaving.add(from);
+        this.tick(nowMs);
+        return;
     }
+  }
+
+  /**
+   * Graceful stop (SIGTERM, a rolling restart): hand every partition this node leads to a caught-up
+   * ISR member, take none over, and tell the peers so that they drop this node from their ISRs at
+   * once instead of waiting for writes to time out. The edge stops the process once
+   * `partitionsLed()` is 0 (or after its own time limit).
+   */
+  stepDown(nowMs: number): void {
+    if (this.steppingDown) return;
+    this.steppingDown = true;
+    for (const peer of this.connected) this.send(peer, { type: 'leaving' });
+    this.tick(nowMs);
+  }
+
+  /** How many partitions this node leads (handing-off ones included). */
+  partitionsLed(): number {
+    let count = 0;
+    for (const runtime of this.partitions.values()) if (runtime.leader !== null) count++;
+    return count;
+  }
+
+  /**
+   * Partitions this node leads that another ISR member could take over (connected, not leaving):
+   * a node stepping down waits for these only (when every peer is stopping too, for none).
+   */
+  partitionsLedWithSuccessor(): number {
+    let count = 0;
+    for (const runtime of this.partitions.values()) {
+      const isr = runtime.assignment?.isr ?? [];
+      if (runtime.leader !== null && isr.some((node) => node !== this.nodeId && this.connected.has(node) && !this.leaving.has(node))) count++;
+    }
+    return count;
   }
 
   /** Timers: beacons, retransmissions, ISR changes, failover. Call often (every ~50 ms). */
@@ -589,7 +632,7 @@ export class ReplicationCore {
       if (!assignment.isr.includes(peer) || leader.pendingShrink.has(peer)) continue;
       const oldestUnacked = progress.inflight[0]?.sentMs ?? Infinity;
       const behindSinceMs = progress.mode === 'log' ? oldestUnacked : progress.modeSinceMs;
-      if (nowMs - progress.lastHeardMs >= config.isrTimeoutMs || nowMs - behindSinceMs >= config.isrTimeoutMs) {
+      if (this.leaving.has(peer) || nowMs - progress.lastHeardMs >= config.isrTimeoutMs || nowMs - behindSinceMs >= config.isrTimeoutMs) {
         silent.push(peer);
       }
     }
@@ -614,7 +657,7 @@ export class ReplicationCore {
     const lastSeq = this.log.lastSeq(runtime.partition);
     for (const [peer, progress] of leader.peers) {
       if (assignment.isr.includes(peer) || leader.pendingShrink.has(peer)) continue;
-      if (progress.mode !== 'log' || !this.connected.has(peer)) continue;
+      if (progress.mode !== 'log' || !this.connected.has(peer) || this.leaving.has(peer)) continue;
       // A node joining a moving partition may have held a copy it deleted when an earlier move
       // completed: its position counts only once reported from a map at least as new as the last
       // baseline change (it had seen, and acted on, every older version by then).
@@ -658,6 +701,13 @@ export class ReplicationCore {
     }
     if (this.map?.state === 'INACTIVE' || leader.committedSeq < leader.readyFromSeq) return;
     const target = assignment.target;
+    if (this.steppingDown) {
+      // Target members first (a moving partition), then the ISR in replica order.
+      const candidates = [...(target ?? []), ...assignment.replicas].filter((node) => node !== this.nodeId);
+      const successor = candidates.find((node) => this.caughtUp(leader, node, lastSeq));
+      if (successor !== undefined) this.startHandoff(leader, successor, nowMs);
+      return;
+    }
     if (target !== undefined) {
       if (!target.every((node) => assignment.isr.includes(node) && !leader.pendingShrink.has(node))) return;
       if (target.includes(this.nodeId)) {
@@ -680,7 +730,7 @@ export class ReplicationCore {
 
   private caughtUp(leader: LeaderState, node: string, lastSeq: number): boolean {
     const progress = leader.peers.get(node);
-    return progress !== undefined && progress.mode === 'log' && progress.matchSeq >= lastSeq && this.connected.has(node) && progress.isrSinceMs !== null;
+    return progress !== undefined && progress.mode === 'log' && progress.matchSeq >= lastSeq && this.connected.has(node) && !this.leaving.has(node) && progress.isrSinceMs !== null;
   }
 
   private startHandoff(leader: LeaderState, to: string, nowMs: number): void {
@@ -691,7 +741,7 @@ export class ReplicationCore {
   private onHandoff(from: string, message: Extract<PeerMessage, { type: 'handoff' }>, nowMs: number): void {
     const runtime = this.partitions.get(message.partition);
     const assignment = runtime?.assignment;
-    if (runtime === undefined || assignment === undefined || assignment === null || runtime.leader !== null) return;
+    if (runtime === undefined || assignment === undefined || assignment === null || runtime.leader !== null || this.steppingDown) return;
     if (assignment.term !== message.term || assignment.primary !== from || !assignment.isr.includes(this.nodeId)) return;
     if (runtime.knownTerm !== message.term || runtime.knownPrimary !== from) return;
     this.ensurePosition(runtime);
@@ -1046,6 +1096,8 @@ export class ReplicationCore {
       this.tickLostDetection(runtime, assignment, nowMs);
       return;
     }
+    // A node on its way out takes nothing over (its peers do; it would only hand it off again).
+    if (this.steppingDown) return;
     const rank = Math.max(0, assignment.isr.filter((node) => node !== assignment.primary).indexOf(this.nodeId));
     const delay = this.config.failoverDelayMs + rank * this.config.failoverStaggerMs;
     if (nowMs - runtime.lastHeardMs < delay) return;

@@ -149,7 +149,12 @@ export type PeerMessage =
    * Primary → ISR member: the primary stopped serving at `term` with everything up to `seq`
    * committed (and durable on the receiver): take over now, without waiting for the failover delay.
    */
-  | { type: 'handoff'; partition: number; term: number; seq: number };
+  | { type: 'handoff'; partition: number; term: number; seq: number }
+  /**
+   * A node stepping down before it stops (SIGTERM, a rolling restart): hand it nothing, drop it
+   * from the ISRs you lead now (rather than after the ISR timeout), until it connects again.
+   */
+  | { type: 'leaving' };
 
 /** A map change the core asks the edge to make by compare-and-swap. */
 export type Proposal =

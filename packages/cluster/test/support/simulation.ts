@@ -53,6 +53,14 @@ export interface SimulationOptions {
   initialBaseline?: number;
   /** Baseline changes (random subsets of the nodes) during the fault phase; they move partitions. */
   baselineChanges: number;
+  /**
+   * A rolling restart during the fault phase: every node in turn steps down (hands its partitions
+   * off), stops once it leads nothing, and comes back; the next one goes once every partition has
+   * its full ISR again (as the operator gates a roll).
+   */
+  rollingRestart?: boolean;
+  /** Share of random faults that are graceful restarts (step down, then stop) instead of crashes. */
+  gracefulRestartShare?: number;
   replication?: Partial<ReplicationConfig>;
 }
 
@@ -81,6 +89,9 @@ export interface SimulationReport {
   baselineChanges: number;
   movesCompleted: number;
   handoffs: number;
+  /** Nodes that stopped after stepping down, and how many of them still led a partition then. */
+  gracefulStops: number;
+  gracefulStopsLeading: number;
   faults: string[];
   /** Acknowledged writes lost (PRIMARY_SYNC only; FULL_SYNC throws instead). */
   lostWrites: number;
@@ -361,6 +372,8 @@ export class Simulation {
       baselineChanges: 0,
       movesCompleted: 0,
       handoffs: 0,
+      gracefulStops: 0,
+      gracefulStopsLeading: 0,
       faults: [],
       lostWrites: 0,
     };
@@ -388,6 +401,7 @@ export class Simulation {
     for (let client = 0; client < this.options.clients; client++) this.startClient(client);
     this.scheduleFaults();
     this.scheduleBaselineChanges();
+    if (this.options.rollingRestart === true) this.scheduleRollingRestart();
     const end = this.options.faultPhaseMs + this.options.settleMs;
     this.at(this.options.faultPhaseMs, () => this.healEverything());
     while (this.queue.peekTime() <= end) {
@@ -499,6 +513,52 @@ export class Simulation {
     for (const peer of this.nodes) {
       if (peer !== node && peer.up) this.onNode(peer, this.now + this.between(1, 30), () => peer.core!.onPeerDisconnected(node.id, peer.localNow(this.now)));
     }
+  }
+
+  /**
+   * A graceful stop (SIGTERM): the node steps down and stops once it leads nothing, or after 5 s
+   * (like the node's shutdown time limit); it is started again `downMs` later.
+   */
+  private gracefulRestart(node: SimNode, downMs: number, onBack: () => void = () => {}): void {
+    if (!node.up) return;
+    const since = this.now;
+    this.onNode(node, this.now, () => {
+      this.note(`${node.id} steps down`);
+      node.core!.stepDown(node.localNow(this.now));
+    });
+    const check = (): void => {
+      if (!node.up) return;
+      const led = node.core?.partitionsLed() ?? 0;
+      if (led > 0 && this.now - since < 5000) {
+        this.at(this.now + 50, check);
+        return;
+      }
+      this.report.gracefulStops++;
+      if (led > 0) this.report.gracefulStopsLeading++;
+      this.note(`${node.id} stops (leading ${led} partitions)`);
+      this.crashNode(node);
+      this.at(this.now + downMs, () => {
+        if (!node.up) this.startNode(node);
+        onBack();
+      });
+    };
+    this.at(this.now + 50, check);
+  }
+
+  private scheduleRollingRestart(): void {
+    let next = 0;
+    const step = (): void => {
+      if (next >= this.nodes.length || !this.faultsActive) return;
+      const settled = this.nodes.every((node) => node.up) && this.storeMap.partitions.every((assignment) => !assignment.lost && assignment.isr.length === assignment.replicas.length);
+      if (!settled) {
+        this.at(this.now + 100, step);
+        return;
+      }
+      const node = this.nodes[next++]!;
+      this.report.faults.push(`${this.now.toFixed(0)}ms rolling restart of ${node.id}`);
+      this.gracefulRestart(node, this.between(300, 1500), () => this.at(this.now + 100, step));
+    };
+    this.at(this.between(1000, 2000), step);
   }
 
   private onlineNodes(): string[] {
@@ -931,6 +991,7 @@ export class Simulation {
 
   private scheduleFaults(): void {
     const { faultPhaseMs, faultsPerSecond } = this.options;
+    if (faultsPerSecond <= 0) return;
     let time = this.between(500, 1500);
     while (time < faultPhaseMs - 500) {
       const at = time;
@@ -938,7 +999,12 @@ export class Simulation {
       const node = this.nodes[Math.floor(this.random() * this.nodes.length)]!;
       const other = this.nodes.filter((candidate) => candidate !== node)[Math.floor(this.random() * (this.nodes.length - 1))]!;
       const durationMs = this.between(200, 4000);
-      if (roll < 0.3) {
+      if (roll < 0.3 && (this.options.gracefulRestartShare ?? 0) > 0 && this.random() < this.options.gracefulRestartShare!) {
+        this.report.faults.push(`${at.toFixed(0)}ms graceful restart of ${node.id}, down ${durationMs.toFixed(0)}ms`);
+        this.at(at, () => {
+          if (node.up) this.gracefulRestart(node, durationMs);
+        });
+      } else if (roll < 0.3) {
         this.report.faults.push(`${at.toFixed(0)}ms crash ${node.id} for ${durationMs.toFixed(0)}ms`);
         this.at(at, () => this.crashNode(node));
         this.at(at + durationMs, () => {

@@ -589,6 +589,24 @@ export class ClusterNode implements ClusterView {
     }
   }
 
+  /**
+   * The first half of a graceful stop (SIGTERM): hand every partition this node leads to a caught-up
+   * ISR member and wait until the map shows none led here, so clients are redirected (MOVED) rather
+   * than waiting out a failover. Stops waiting when no partition left here has a possible successor
+   * (backups = 0, every peer stopping too) or after `limitMs`.
+   */
+  async stepDown(limitMs: number): Promise<{ led: number; stillLeading: number; ms: number }> {
+    const started = performance.now();
+    const led = this.core.partitionsLed();
+    if (this.stopped || this.diverged !== null || led === 0) return { led, stillLeading: led, ms: 0 };
+    this.core.stepDown(started);
+    this.drain();
+    while (this.core.partitionsLedWithSuccessor() > 0 && performance.now() - started < limitMs) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return { led, stillLeading: this.core.partitionsLed(), ms: Math.round(performance.now() - started) };
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

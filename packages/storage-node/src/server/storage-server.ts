@@ -27,6 +27,8 @@ export const REDIS_COMPATIBLE_VERSION = '7.2.0';
 export const BALLAST_VERSION = '0.1.0';
 
 const SHUTDOWN_DRAIN_MS = 10_000;
+/** How long a graceful stop waits for this node's partitions to be handed off (cluster mode). */
+const SHUTDOWN_HANDOFF_MS = 10_000;
 /** After the drain, how long sockets still sending their last replies get before they are cut. */
 const SHUTDOWN_SOCKET_LINGER_MS = 2_000;
 /** A refused connection (maxclients) is cut this long after its error line, whatever the peer does. */
@@ -470,12 +472,19 @@ export class StorageServer implements ServerApi, ConnectionHost {
   }
 
   /**
-   * Graceful shutdown: stop accepting, stop reading requests, let replies already owed be released
-   * once their writes are durable (up to 10 s), then close clients, the admin port and LMDB.
+   * Graceful shutdown: in a cluster, first hand off every partition this node leads (up to 10 s;
+   * clients meanwhile get MOVED to the new primaries); then stop accepting, stop reading requests,
+   * let replies already owed be released once their writes are durable (up to 10 s), and close
+   * clients, the admin port and LMDB.
    */
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
+    if (this.clusterNode !== null) {
+      const result = await this.clusterNode.stepDown(SHUTDOWN_HANDOFF_MS);
+      if (result.stillLeading > 0) this.log.warn(result, 'stepping down: some partitions were not handed off (no caught-up replica); they fail over');
+      else this.log.info(result, 'stepped down: every partition handed off');
+    }
     this.log.info({ clients: this.connections.size }, 'shutting down');
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     const tcpClosed = new Promise<void>((resolve) => this.tcpServer?.close(() => resolve()) ?? resolve());
