@@ -19,15 +19,32 @@ export type Durability = (typeof DURABILITIES)[number];
 /** Upper bound on members: far above what the ClusterMap and one operator are meant for. */
 export const REPLICAS_MAX = 128;
 
+/**
+ * Longest KVCluster name: member pods (`<name>-<ordinal>`), their StatefulSet's revision-hash label
+ * (`<name>-<10 characters>`, 63 at most) and services (`<name>-client`) derive from it.
+ */
+export const NAME_LENGTH_MAX = 40;
+
+/** Problems of a KVCluster name (a DNS-1035 label, at most NAME_LENGTH_MAX characters); [] when valid. */
+export function validateName(name: unknown): string[] {
+  if (typeof name !== 'string' || !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) {
+    return [`metadata.name: must start with a lowercase letter and contain only lowercase letters, digits and '-' (not at the end), got ${JSON.stringify(name)}`];
+  }
+  return name.length > NAME_LENGTH_MAX ? [`metadata.name: must be at most ${NAME_LENGTH_MAX} characters, got ${name.length}`] : [];
+}
+
 export interface KVClusterSpec {
-  /** Members (pods / local processes). */
+  /** Members (pods / local processes), named `<name>-0` … `<name>-(replicas-1)`. */
   replicas: number;
   /** Partitions, a power of two; fixed at creation. */
   partitions: number;
   /** Backups per partition (replicas per partition − 1). */
   backups: number;
+  /** FULL_SYNC: a write is acknowledged once durable on every in-sync replica; PRIMARY_SYNC: on the primary only. */
   writeSynchronization: WriteSynchronization;
+  /** sync: fsync before acknowledging; async: commit to LMDB, flush within milliseconds. */
   durability: Durability;
+  /** How the baseline (the members that own data) follows the members that are up. */
   baseline: {
     autoAdjust: {
       /** Change the baseline by itself after members leave or join (default true). */
@@ -36,11 +53,25 @@ export interface KVClusterSpec {
       graceTimeout: string;
     };
   };
-  /** Kubernetes fields (Part 5); the local runtime ignores them. */
+  /** Storage node image (Kubernetes; default: the operator's --node-image). A change rolls the members. */
   image?: string;
+  /** Pull policy of the storage node image (Kubernetes). */
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  storage?: { size: string; storageClassName?: string; retainOnDelete?: boolean };
+  /** CPU and memory requests and limits of each member (Kubernetes). A change rolls the members. */
+  resources?: {
+    requests?: Record<string, string>;
+    limits?: Record<string, string>;
+  };
+  /** Each member's volume (Kubernetes): a PersistentVolumeClaim from the StatefulSet's template. */
+  storage?: {
+    /** Volume size, e.g. 10Gi. */
+    size: string;
+    /** StorageClass of the claims (default: the cluster's default class). */
+    storageClassName?: string;
+    /** Keep the claims when the KVCluster is deleted (default false: they are deleted with it). */
+    retainOnDelete?: boolean;
+  };
+  /** Where members run (Kubernetes), passed to the pod template. */
   scheduling?: {
     nodeSelector?: Record<string, string>;
     tolerations?: Array<Record<string, unknown>>;
@@ -50,8 +81,16 @@ export interface KVClusterSpec {
     zoneLabel?: string;
   };
   /** Secret with the cluster token (key `token`); created by the operator when absent. */
-  auth?: { secretName?: string };
-  monitoring?: { serviceMonitor?: boolean; podMonitor?: boolean; prometheusRule?: boolean };
+  auth?: {
+    /** Name of the Secret (default `<name>-token`). */
+    secretName?: string;
+  };
+  /** Prometheus Operator objects created with the cluster (Kubernetes). */
+  monitoring?: {
+    serviceMonitor?: boolean;
+    podMonitor?: boolean;
+    prometheusRule?: boolean;
+  };
 }
 
 export type ConditionType = 'Available' | 'Progressing' | 'Degraded' | 'Rebalancing' | 'BaselinePending';
@@ -80,12 +119,32 @@ export interface PendingBaselineChange {
 }
 
 export interface KVClusterStatus {
+  /** The metadata.generation this status describes. */
   observedGeneration: number;
   conditions: Condition[];
-  baseline: { nodes: string[]; pending: PendingBaselineChange | null };
-  partitions: { total: number; underReplicated: number; lost: number };
+  baseline: {
+    /** The members that own data. */
+    nodes: string[];
+    /** A baseline change waiting for its grace timeout (null: none). */
+    pending: PendingBaselineChange | null;
+    /** For `kubectl get`: the baseline size, and the pending change with its deadline (`3`, `3→2 at 12:05:00Z`). */
+    summary: string;
+  };
+  partitions: {
+    total: number;
+    /** Partitions with fewer in-sync replicas than placed replicas. */
+    underReplicated: number;
+    /** Partitions with no in-sync replica online. */
+    lost: number;
+  };
+  /** Progress of the current rebalance (null: nothing moving). */
   rebalance: { inProgress: boolean; partitionsTotal: number; partitionsDone: number; bytesMoved: number; bytesRemaining: number } | null;
+  /** For `kubectl get`: `12/64` while partitions move, `-` otherwise. */
+  rebalanceProgress: string;
+  /** Desired members that are online. */
   readyReplicas: number;
+  /** For `kubectl get`: online of desired members (`3/3`). */
+  ready: string;
   clusterState: 'INACTIVE' | 'ACTIVE' | 'ACTIVE_READ_ONLY' | 'Unknown';
 }
 

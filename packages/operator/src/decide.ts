@@ -141,14 +141,18 @@ export function decide(input: DecideInput): Decision {
   const status: KVClusterStatus = {
     observedGeneration: observed.generation,
     conditions: [],
-    baseline: { nodes: [...baseline], pending: previous?.baseline.pending ?? null },
+    baseline: { nodes: [...baseline], pending: previous?.baseline.pending ?? null, summary: '' },
     partitions: cluster?.partitions ?? previous?.partitions ?? { total: 0, underReplicated: 0, lost: 0 },
     rebalance: cluster?.rebalance ?? null,
+    rebalanceProgress: rebalancing ? `${cluster!.rebalance!.partitionsDone}/${cluster!.rebalance!.partitionsTotal}` : '-',
     readyReplicas,
+    ready: `${readyReplicas}/${desired.length}`,
     clusterState: cluster?.state ?? 'Unknown',
   };
   const finish = (): Decision => {
     status.conditions = conditions.list();
+    const pending = status.baseline.pending;
+    status.baseline.summary = pending === null ? String(baseline.length) : `${baseline.length}→${pending.nodes.length} at ${pending.deadline.slice(11, 19)}Z`;
     return { actions, status, wakeAtMs };
   };
 

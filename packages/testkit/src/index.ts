@@ -5,3 +5,4 @@ export * from './etcd.js';
 export * from './tcp-proxy.js';
 export * from './cluster.js';
 export * from './netns.js';
+export * from './crd-schema.js';

@@ -3,9 +3,7 @@
  * user would `kubectl apply`. Only the name and the spec are used here.
  */
 import { parse } from 'yaml';
-import { API_GROUP, API_VERSION, KIND, type KVClusterSpecInput } from '../api.js';
-
-const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/;
+import { API_GROUP, API_VERSION, KIND, validateName, type KVClusterSpecInput } from '../api.js';
 
 export function parseKVClusterFile(text: string): { name: string; spec: KVClusterSpecInput; raw: Record<string, unknown> } {
   let raw: unknown;
@@ -22,10 +20,9 @@ export function parseKVClusterFile(text: string): { name: string; spec: KVCluste
   if (object['kind'] !== KIND) throw new Error(`kind must be ${KIND}, got ${JSON.stringify(object['kind'])}`);
   const metadata = object['metadata'] as Record<string, unknown> | undefined;
   const name = metadata?.['name'];
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw new Error(`metadata.name must be a DNS label of at most 42 characters (lower-case letters, digits, '-'), got ${JSON.stringify(name)}`);
-  }
+  const nameErrors = validateName(name);
+  if (nameErrors.length > 0) throw new Error(nameErrors.join('; '));
   const spec = object['spec'] ?? {};
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error('spec must be an object');
-  return { name, spec: spec as KVClusterSpecInput, raw: object };
+  return { name: name as string, spec: spec as KVClusterSpecInput, raw: object };
 }
