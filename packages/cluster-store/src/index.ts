@@ -5,3 +5,4 @@ export { startEmbeddedStore, type EmbeddedStoreOptions, type EmbeddedStoreServer
 export { MapHistory, PresenceTable, type StoredVersion } from './embedded-state.js';
 export { EmbeddedClusterMapStore } from './embedded-store.js';
 export { EtcdClusterMapStore } from './etcd-store.js';
+export { KubernetesClusterMapStore, liveRegistrations, parseKubernetesUrl, type KubernetesLocation } from './kubernetes-store.js';

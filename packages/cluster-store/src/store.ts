@@ -1,13 +1,15 @@
 /**
  * The ClusterMap store behind one interface (DESIGN.md, Coordination): every change of the map is a
  * compare-and-swap from version N to N + 1 on a linearizable store, and nodes announce that they are
- * online with a presence registration that expires unless renewed. Two backends:
+ * online with a presence registration that expires unless renewed. Three backends:
  * - `etcd` (etcd-store.ts): CAS on the key's mod revision, etcd watches, leases for presence.
  * - `embedded` (embedded-store.ts, served by embedded-server.ts): one process is the only writer.
+ * - `kubernetes` (kubernetes-store.ts): a ConfigMap updated at its resourceVersion, Leases for presence.
  */
 import type { ClusterMap, NodeAddress } from '@ballast/cluster';
 import { EmbeddedClusterMapStore } from './embedded-store.js';
 import { EtcdClusterMapStore } from './etcd-store.js';
+import { KubernetesClusterMapStore, parseKubernetesUrl } from './kubernetes-store.js';
 import { InvalidStoreUrlError } from './errors.js';
 
 /** What a node announces while it is online. */
@@ -26,7 +28,7 @@ export interface PresenceHandle {
 }
 
 export interface ClusterMapStore {
-  readonly kind: 'etcd' | 'embedded';
+  readonly kind: 'etcd' | 'embedded' | 'kubernetes';
   /** The stored map, or null when none was ever stored. */
   read(): Promise<ClusterMap | null>;
   /**
@@ -62,9 +64,14 @@ export interface OpenStoreOptions {
  * Opens a store from its URL:
  * - `etcd://host:port[,host:port...]/prefix`: etcd at those endpoints; keys live under `/prefix`.
  * - `http://host:port` (or https): the embedded store served by `ballast dev`.
+ * - `kubernetes://NAMESPACE/CONFIGMAP[?server=URL]`: a ConfigMap and Leases (kubernetes-store.ts).
  * Connecting is lazy: a wrong address shows up as StoreUnavailableError from the first call.
  */
 export function openStore(url: string, options: OpenStoreOptions = {}): ClusterMapStore {
+  if (url.startsWith('kubernetes://')) {
+    if (options.token !== undefined) throw new InvalidStoreUrlError('a token is for the embedded store; the kubernetes store uses the service account');
+    return new KubernetesClusterMapStore(parseKubernetesUrl(url));
+  }
   if (url.startsWith('etcd://')) {
     if (options.token !== undefined) {
       throw new InvalidStoreUrlError('a token is for the embedded store; etcd URLs do not take one');

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * `ballast`: the operator's command line. `ballast dev -f FILE [--data-dir DIR] [--base-port N]
- * [--admin-port N]` runs a KVCluster on this machine with real ballast-node processes.
+ * `ballast`: the operator's command line.
+ * - `ballast dev -f FILE [--data-dir DIR] [--base-port N] [--admin-port N]` runs a KVCluster on this
+ *   machine with real ballast-node processes.
+ * - `ballast operator [...]` reconciles KVClusters on Kubernetes (see OPERATOR_USAGE).
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -17,10 +19,25 @@ const USAGE = `Usage: ballast dev -f FILE [--data-dir DIR] [--base-port N] [--ad
                       the ClusterMap store listens on N+300 (default 7000)
   --admin-port N      this runtime's admin HTTP (default base port + 400)`;
 
+const OPERATOR_USAGE = `Usage: ballast operator [--namespaces NS1,NS2] [--leader-elect] [--leader-election-namespace NS]
+                        [--metrics-port 8080] [--health-port 8081] [--node-image IMAGE] [--log-level info]
+
+  --namespaces            namespaces to watch, comma-separated (default: all)
+  --leader-elect          run as one of several replicas: only the holder of the Lease
+                          ballast-operator reconciles
+  --leader-election-namespace NS   where that Lease lives (default: $POD_NAMESPACE)
+  --node-image IMAGE      storage node image for KVClusters without spec.image
+  Kubernetes access: in-cluster service account, else KUBECONFIG / ~/.kube/config.`;
+
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
+  if (command === 'operator') {
+    const { runOperator } = await import('./kubernetes/command.js');
+    await runOperator(rest, OPERATOR_USAGE);
+    return;
+  }
   if (command !== 'dev') {
-    process.stderr.write(`${USAGE}\n`);
+    process.stderr.write(`${USAGE}\n\n${OPERATOR_USAGE}\n`);
     process.exit(command === undefined || command === '--help' || command === 'help' ? 0 : 2);
   }
   const { values } = parseArgs({

@@ -4,54 +4,27 @@
  */
 import type { Server } from 'node:http';
 import express from 'express';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { registerOperatorMetrics } from '../metrics.js';
 import type { LocalRuntime } from './runtime.js';
 
 export async function startDevAdmin(runtime: LocalRuntime, port: number): Promise<Server> {
   const app = express();
   const registry = new Registry();
-  new Counter({
-    name: 'ballast_operator_reconciles_total',
-    help: 'Reconciles run, by result',
-    labelNames: ['result'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc({ result: 'ok' }, runtime.stats.reconciles - runtime.stats.reconcileErrors);
-      this.inc({ result: 'error' }, runtime.stats.reconcileErrors);
-    },
-  });
-  new Counter({
-    name: 'ballast_operator_reconcile_seconds_total',
-    help: 'Time spent reconciling',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(runtime.stats.reconcileSecondsTotal);
-    },
-  });
-  new Gauge({
-    name: 'ballast_operator_baseline_pending_deadline_seconds',
-    help: 'Unix time at which the pending baseline change is applied (absent when none is pending)',
-    labelNames: ['cluster'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const deadline = runtime.pendingDeadlineMs();
-      if (deadline !== null) this.set({ cluster: runtime.name }, deadline / 1000);
-    },
-  });
-  new Gauge({
-    name: 'ballast_operator_members',
-    help: 'Members by state',
-    labelNames: ['cluster', 'state'],
-    registers: [registry],
-    collect() {
-      this.reset();
+  registerOperatorMetrics(registry, {
+    stats: runtime.stats,
+    clusters: () => {
       const views = runtime.memberViews();
-      this.set({ cluster: runtime.name, state: 'ready' }, views.filter((view) => view.ready).length);
-      this.set({ cluster: runtime.name, state: 'running' }, views.filter((view) => view.running).length);
-      this.set({ cluster: runtime.name, state: 'stopped' }, views.filter((view) => !view.running).length);
+      const status = runtime.kvcluster().status;
+      return [
+        {
+          namespace: 'local',
+          cluster: runtime.name,
+          pendingDeadlineMs: runtime.pendingDeadlineMs(),
+          members: { ready: views.filter((view) => view.ready).length, running: views.filter((view) => view.running).length, stopped: views.filter((view) => !view.running).length },
+          partitions: { underReplicated: status?.partitions.underReplicated ?? 0, lost: status?.partitions.lost ?? 0 },
+        },
+      ];
     },
   });
   app.get('/v1/kvcluster', (_request, response) => {

@@ -149,7 +149,8 @@ export class ClusterNode implements ClusterView {
     this.engine = options.engine;
     this.log = options.log;
     // The cluster token authenticates peers and the embedded store; etcd has its own access control.
-    this.store = openStore(options.storeUrl, options.storeUrl.startsWith('etcd://') ? {} : { token: options.token });
+    // Only the embedded store takes the token; etcd and Kubernetes have their own credentials.
+    this.store = openStore(options.storeUrl, /^https?:\/\//.test(options.storeUrl) ? { token: options.token } : {});
     const engine = this.engine;
     const localLog: LocalLog = {
       lastSeq: (partition) => engine.lastSeq(partition),

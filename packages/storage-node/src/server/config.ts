@@ -97,7 +97,7 @@ export const OPTIONS: Record<string, OptionInfo> = {
   },
   'cluster-store': {
     env: 'BALLAST_CLUSTER_STORE',
-    help: 'ClusterMap store: etcd://HOST:PORT[,HOST:PORT]/PREFIX or http://HOST:PORT (embedded); unset = standalone',
+    help: 'ClusterMap store: etcd://HOST:PORT[,HOST:PORT]/PREFIX, http://HOST:PORT (embedded) or kubernetes://NAMESPACE/CONFIGMAP; unset = standalone',
   },
   'node-id': { env: 'BALLAST_NODE_ID', help: 'this node\'s id in the cluster (persisted on first start; default: generated)' },
   'cluster-id': { env: 'BALLAST_CLUSTER_ID', help: 'cluster id used when this node creates the cluster map', default: 'ballast' },
@@ -221,8 +221,8 @@ function clusterConfig(
 ): ClusterConfig | null {
   const storeUrl = value('cluster-store');
   if (storeUrl === undefined || storeUrl === '') return null;
-  if (!/^(etcd|https?):\/\//.test(storeUrl)) {
-    throw new ConfigError(`--cluster-store must be etcd://HOST:PORT/PREFIX or http://HOST:PORT, got '${storeUrl}'`);
+  if (!/^(etcd|https?|kubernetes):\/\//.test(storeUrl)) {
+    throw new ConfigError(`--cluster-store must be etcd://HOST:PORT/PREFIX, http://HOST:PORT or kubernetes://NAMESPACE/CONFIGMAP, got '${storeUrl}'`);
   }
   let token = value('cluster-token') ?? '';
   const tokenFile = value('cluster-token-file');

@@ -1,0 +1,68 @@
+/**
+ * The Kubernetes operator's HTTP endpoints: `/metrics` (Prometheus) on one port, `/healthz` and
+ * `/readyz` on another. Healthy while the process runs its loops; ready once it is the leader with
+ * its caches synced, or a standby (a standby is ready: it can take over).
+ */
+import type { Server } from 'node:http';
+import express from 'express';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { registerOperatorMetrics } from '../metrics.js';
+import type { KubernetesRuntime } from './runtime.js';
+
+export interface OperatorHttpState {
+  runtime: () => KubernetesRuntime | null;
+  leader: () => boolean;
+}
+
+function listen(app: express.Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+export async function startOperatorHttp(state: OperatorHttpState, options: { metricsPort: number; healthPort: number; host?: string }): Promise<Server[]> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const empty = { reconciles: 0, reconcileErrors: 0, reconcileSecondsTotal: 0 };
+  registerOperatorMetrics(registry, {
+    get stats() {
+      return state.runtime()?.stats ?? empty;
+    },
+    clusters: () => {
+      const runtime = state.runtime();
+      if (runtime === null) return [];
+      return [...runtime.statuses.entries()].map(([key, status]) => {
+        const [namespace, cluster] = key.split('/') as [string, string];
+        return {
+          namespace,
+          cluster,
+          pendingDeadlineMs: runtime.deadlines.get(key) ?? null,
+          members: runtime.memberCounts.get(key) ?? { ready: 0, running: 0, stopped: 0 },
+          partitions: { underReplicated: status.partitions.underReplicated, lost: status.partitions.lost },
+        };
+      });
+    },
+  });
+  new Gauge({
+    name: 'ballast_operator_leader',
+    help: '1 while this operator replica is the leader',
+    registers: [registry],
+    collect() {
+      this.set(state.leader() ? 1 : 0);
+    },
+  });
+  const metrics = express();
+  metrics.get('/metrics', (_request, response) => {
+    void registry.metrics().then((text) => response.type(registry.contentType).send(text));
+  });
+  const health = express();
+  health.get('/healthz', (_request, response) => {
+    response.json({ ok: true });
+  });
+  health.get('/readyz', (_request, response) => {
+    response.json({ ok: true, leader: state.leader() });
+  });
+  const host = options.host ?? '0.0.0.0';
+  return Promise.all([listen(metrics, options.metricsPort, host), listen(health, options.healthPort, host)]);
+}

@@ -1,0 +1,134 @@
+/**
+ * Leader election on a coordination.k8s.io Lease, as client-go's leaderelection does it
+ * (@kubernetes/client-node 1.x has none): a candidate takes the Lease when it is free or its holder
+ * failed to renew within leaseDurationSeconds (judged by when this candidate last saw the Lease
+ * change, not by the holder's clock), renews it every renewMs while leading, and gives up
+ * leadership when a renewal has not succeeded for renewDeadlineMs — before any other candidate
+ * may take it (renewDeadline < leaseDuration). Every write is an update at the read
+ * resourceVersion, so two candidates racing get one success and one 409.
+ */
+import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryMs?: number;
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void;
+  log?: (line: string) => void;
+}
+
+export class LeaderElector {
+  private readonly api: CoordinationV1Api;
+  private leading = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  /** The Lease as last seen, and when (by this process's monotonic clock) it last changed. */
+  private observed: { resourceVersion: string; holder: string; atMs: number } | null = null;
+  private lastRenewMs = 0;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryMs: number;
+
+  constructor(
+    config: KubeConfig,
+    private readonly options: LeaderElectionOptions,
+  ) {
+    this.api = config.makeApiClient(CoordinationV1Api);
+    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryMs = options.retryMs ?? 2_000;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    void this.round();
+  }
+
+  /** Stops campaigning; a leader releases the Lease so another candidate takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (!this.leading) return;
+    this.setLeading(false);
+    try {
+      const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
+      if (lease.spec?.holderIdentity === this.options.identity) {
+        await this.api.replaceNamespacedLease({ name: this.options.name, namespace: this.options.namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+      }
+    } catch {
+      // Best effort: the Lease expires anyway.
+    }
+  }
+
+  private async round(): Promise<void> {
+    if (this.stopped) return;
+    const now = performance.now();
+    try {
+      await this.tryAcquireOrRenew(now);
+    } catch (error) {
+      this.options.log?.(`leader election: ${error instanceof ApiException ? `HTTP ${error.code}` : (error as Error).message}`);
+    }
+    if (this.leading && performance.now() - this.lastRenewMs > this.renewDeadlineMs) {
+      this.options.log?.('leader election: could not renew the lease in time; stepping down');
+      this.setLeading(false);
+    }
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.round(), this.retryMs);
+    this.timer.unref();
+  }
+
+  private async tryAcquireOrRenew(nowMs: number): Promise<void> {
+    const { namespace, name, identity } = this.options;
+    let lease: V1Lease | null = null;
+    try {
+      lease = await this.api.readNamespacedLease({ name, namespace });
+    } catch (error) {
+      if (!(error instanceof ApiException && error.code === 404)) throw error;
+    }
+    const spec = { holderIdentity: identity, leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000), renewTime: new V1MicroTime() };
+    if (lease === null) {
+      await this.write(() => this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: new V1MicroTime(), leaseTransitions: 0 } } }), nowMs);
+      return;
+    }
+    const holder = lease.spec?.holderIdentity ?? '';
+    const version = lease.metadata?.resourceVersion ?? '';
+    if (this.observed === null || this.observed.resourceVersion !== version) this.observed = { resourceVersion: version, holder, atMs: nowMs };
+    const durationMs = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
+    const held = holder !== '' && holder !== identity && nowMs - this.observed.atMs < durationMs;
+    if (held) {
+      if (this.leading) this.setLeading(false);
+      return;
+    }
+    const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
+    const acquireTime = holder === identity ? lease.spec?.acquireTime : new V1MicroTime();
+    await this.write(() => this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...spec, acquireTime, leaseTransitions: transitions } } }), nowMs);
+  }
+
+  /** One write at the read resourceVersion; a 409 means another candidate wrote first. */
+  private async write(call: () => Promise<V1Lease>, nowMs: number): Promise<void> {
+    try {
+      const written = await call();
+      this.observed = { resourceVersion: written.metadata?.resourceVersion ?? '', holder: this.options.identity, atMs: nowMs };
+      this.lastRenewMs = nowMs;
+      if (!this.leading) this.setLeading(true);
+    } catch (error) {
+      if (error instanceof ApiException && (error.code === 409 || error.code === 422)) return;
+      throw error;
+    }
+  }
+
+  private setLeading(leading: boolean): void {
+    if (this.leading === leading) return;
+    this.leading = leading;
+    this.options.log?.(`leader election: ${this.options.identity} ${leading ? 'is now the leader' : 'is no longer the leader'}`);
+    if (leading) this.options.onStartedLeading();
+    else this.options.onStoppedLeading();
+  }
+}
