@@ -156,7 +156,11 @@ function constrainStatus(status) {
   conditions['x-kubernetes-list-type'] = 'map';
   conditions['x-kubernetes-list-map-keys'] = ['type'];
   conditions.items.properties.lastTransitionTime.format = 'date-time';
-  const pending = status.properties.baseline.properties.pending;
+  // Nullable fields are optional too: a merge patch that sets one to null removes it.
+  status.required = status.required.filter((field) => field !== 'rebalance');
+  const baseline = status.properties.baseline;
+  baseline.required = baseline.required.filter((field) => field !== 'pending');
+  const pending = baseline.properties.pending;
   pending.properties.since.format = 'date-time';
   pending.properties.deadline.format = 'date-time';
 }

@@ -6,3 +6,5 @@ export * from './tcp-proxy.js';
 export * from './cluster.js';
 export * from './netns.js';
 export * from './crd-schema.js';
+export * from './kubelet-sim.js';
+export * from './kube-emulator.js';

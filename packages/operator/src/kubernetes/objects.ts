@@ -246,5 +246,5 @@ export function statefulSet(cluster: KVCluster, options: { nodeImage: string; re
 
 /** The token Secret, created once when absent. */
 export function tokenSecret(cluster: KVCluster, token: string): KubeObject {
-  return { apiVersion: 'v1', kind: 'Secret', metadata: metadata(cluster, namesOf(cluster).secret), type: 'Opaque', stringData: { token } };
+  return { apiVersion: 'v1', kind: 'Secret', metadata: metadata(cluster, namesOf(cluster).secret), type: 'Opaque', data: { token: Buffer.from(token).toString('base64') } };
 }

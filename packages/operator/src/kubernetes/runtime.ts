@@ -131,10 +131,12 @@ export class KubernetesRuntime {
     for (const informer of this.kvclusters) for (const object of informer.list()) this.queue.add(keyOf(object.metadata?.namespace, object.metadata?.name)!);
   }
 
+  /** Stops watching and reconciling; resolves once a reconcile in progress has finished. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.queue.stop();
     await Promise.all(this.informers.map((informer) => informer.stop()));
+    await this.queue.idle();
   }
 
   private async listLeases(namespace: string | null): Promise<{ items: V1Lease[]; metadata?: { resourceVersion?: string } }> {
@@ -178,8 +180,10 @@ export class KubernetesRuntime {
 
   private async reconcileCluster(key: string): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
-    const cluster = this.kvclusters.map((informer) => informer.get(name, namespace)).find((object) => object !== undefined);
-    if (cluster === undefined || cluster.metadata.deletionTimestamp !== undefined) {
+    // Read from the API, not the informer cache: the status holds the grace timer, and a cached
+    // copy a write behind would restart it.
+    const cluster = await this.readCluster(namespace, name);
+    if (cluster === null || cluster.metadata.deletionTimestamp !== undefined) {
       // Deleted: owner references let the garbage collector remove what the operator created.
       this.deadlines.delete(key);
       this.statuses.delete(key);
@@ -238,6 +242,15 @@ export class KubernetesRuntime {
     if (pending === null) this.deadlines.delete(key);
     else this.deadlines.set(key, Date.parse(pending.deadline));
     this.queue.addAt(key, decision.wakeAtMs);
+  }
+
+  private async readCluster(namespace: string, name: string): Promise<(KVCluster & KubernetesObject) | null> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({ group: API_GROUP, version: API_VERSION, namespace, plural: PLURAL, name })) as KVCluster & KubernetesObject;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return null;
+      throw error;
+    }
   }
 
   private async apply(object: KubeObject): Promise<void> {
@@ -360,7 +373,9 @@ export class KubernetesRuntime {
 
   private async patchStatus(cluster: KVCluster, status: Partial<KVClusterStatus>): Promise<void> {
     await this.custom.patchNamespacedCustomObjectStatus(
-      { group: API_GROUP, version: API_VERSION, namespace: cluster.metadata.namespace ?? 'default', plural: PLURAL, name: cluster.metadata.name, body: { status } },
+      // The resourceVersion read makes the write conditional: a decision made from a status that
+      // changed meanwhile is refused (409) and made again from the new one.
+      { group: API_GROUP, version: API_VERSION, namespace: cluster.metadata.namespace ?? 'default', plural: PLURAL, name: cluster.metadata.name, body: { metadata: { resourceVersion: cluster.metadata['resourceVersion'] }, status } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
   }

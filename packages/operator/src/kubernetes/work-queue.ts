@@ -72,6 +72,11 @@ export class WorkQueue {
     return this.queued.size + this.active.size;
   }
 
+  /** Resolves once no key is being processed (after stop(): once the last reconcile finished). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
   stop(): void {
     this.stopped = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);

@@ -1,0 +1,221 @@
+// The Kubernetes runtime of the operator against the kube API emulator (packages/testkit), with a
+// simulated kubelet that runs each StatefulSet pod as a real ballast-node process (grace 6 s):
+// - a KVCluster produces its objects, each owned by it, and reaches Available with 3 members;
+// - fault: a pod deleted (inside the grace). Invariant: no baseline change;
+// - fault: a member's machine fails (pod killed and not recreated) past the grace, with an operator
+//   restart while the change is pending. Invariants: the restarted operator keeps the deadline; the
+//   baseline shrinks at it; replication is restored (underReplicated 0); on recovery it rejoins;
+// - fault: the status write answers 409 once. Invariant: retried, the status lands;
+// - fault: every watch is cut and its history compacted (410 Gone on resume). Invariant: the
+//   informers relist and the operator still sees changes;
+// - two operator replicas elect one leader; when it stops renewing, the other takes over;
+// - deleting the KVCluster deletes what it owns (owner references), and its processes stop.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { removeDirectory, SimulatedKubelet, startKubeEmulator, startTcpProxy, temporaryDirectory, type KubeEmulator } from '@ballast/testkit';
+import { KubernetesRuntime } from '../../packages/operator/dist/kubernetes/runtime.js';
+import { LeaderElector } from '../../packages/operator/dist/kubernetes/leader-election.js';
+import type { KVClusterStatus } from '@ballast/operator';
+import { clusterClient, sleep, waitFor } from '../cluster/support/cluster-helpers.js';
+
+const NAMESPACE = 'data';
+const GRACE_MS = 6000;
+
+describe('the operator on Kubernetes (API emulator, simulated kubelet, real nodes)', () => {
+  let kube: KubeEmulator;
+  let config: KubeConfig;
+  let kubelet: SimulatedKubelet;
+  let runtime: KubernetesRuntime;
+  let workDir: string;
+  const logs: string[] = [];
+  const log = (line: string): void => {
+    logs.push(line);
+  };
+
+  const custom = (): CustomObjectsApi => config.makeApiClient(CustomObjectsApi);
+  const core = (): CoreV1Api => config.makeApiClient(CoreV1Api);
+  const status = async (): Promise<KVClusterStatus | undefined> =>
+    ((await custom().getNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv' })) as { status?: KVClusterStatus }).status;
+  const startRuntime = async (): Promise<KubernetesRuntime> => {
+    const started = new KubernetesRuntime({ config, namespaces: [NAMESPACE], nodeImage: 'ballast-node:test', log, informerRetryMs: 200 });
+    await started.start();
+    return started;
+  };
+  /** Waits for a status; a timeout says what the status, the operator and the kubelet said last. */
+  const waitStatus = async (what: string, predicate: (current: KVClusterStatus) => boolean, timeoutMs: number): Promise<KVClusterStatus> => {
+    try {
+      return await waitFor(what, async () => {
+        const current = await status();
+        return current !== undefined && predicate(current) ? current : undefined;
+      }, timeoutMs, 100);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nstatus: ${JSON.stringify(await status().catch(() => null))}\nlog:\n  ${logs.slice(-25).join('\n  ')}`);
+    }
+  };
+
+  beforeAll(async () => {
+    kube = await startKubeEmulator();
+    config = kube.kubeConfig();
+    workDir = temporaryDirectory('ballast-kube-');
+    await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    const crd = parse(readFileSync('crds/ballast.io_kvclusters.yaml', 'utf8'));
+    await kube.create(crd);
+    kubelet = new SimulatedKubelet({ config, serverUrl: kube.url, namespace: NAMESPACE, workDir, log });
+    kubelet.start();
+    runtime = await startRuntime();
+  }, 60_000);
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await kubelet?.stop();
+    await kube?.close();
+    if (workDir !== undefined) removeDirectory(workDir);
+  });
+
+  it('a KVCluster produces its objects, owned by it, and becomes Available', async () => {
+    await custom().createNamespacedCustomObject({
+      group: 'ballast.io',
+      version: 'v1alpha1',
+      namespace: NAMESPACE,
+      plural: 'kvclusters',
+      body: { apiVersion: 'ballast.io/v1alpha1', kind: 'KVCluster', metadata: { name: 'kv' }, spec: { replicas: 3, partitions: 16, baseline: { autoAdjust: { graceTimeout: `${GRACE_MS / 1000}s` } } } },
+    });
+    const available = await waitStatus('Available with 3 members in the baseline', (current) => current.clusterState === 'ACTIVE' && current.baseline.nodes.length === 3 && current.partitions.underReplicated === 0, 30_000);
+    expect(available.ready).toBe('3/3');
+    expect(available.conditions.find((condition) => condition.type === 'Available')).toMatchObject({ status: 'True' });
+    const owner = ((await custom().getNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv' })) as { metadata: { uid: string } }).metadata.uid;
+    const owned = (object: { metadata?: { ownerReferences?: Array<{ uid?: string; controller?: boolean }> } }): boolean => object.metadata?.ownerReferences?.some((reference) => reference.uid === owner && reference.controller === true) === true;
+    const apps = config.makeApiClient(AppsV1Api);
+    expect(owned(await apps.readNamespacedStatefulSet({ name: 'kv', namespace: NAMESPACE }))).toBe(true);
+    for (const name of ['kv', 'kv-nodes']) expect(owned(await core().readNamespacedService({ name, namespace: NAMESPACE }))).toBe(true);
+    expect(owned(await core().readNamespacedConfigMap({ name: 'kv-map', namespace: NAMESPACE }))).toBe(true);
+    expect(owned(await core().readNamespacedSecret({ name: 'kv-token', namespace: NAMESPACE }))).toBe(true);
+    const ports = ['kv-0', 'kv-1', 'kv-2'].map((pod) => kubelet.portsOf(pod)!.port);
+    const client = clusterClient(ports);
+    try {
+      for (let i = 0; i < 100; i++) await client.set(`k8s:${i}`, `v${i}`);
+      expect(await client.get('k8s:42')).toBe('v42');
+    } finally {
+      client.disconnect();
+    }
+  }, 120_000);
+
+  it('fault: a pod deleted inside the grace; invariant: no baseline change', async () => {
+    await core().deleteNamespacedPod({ name: 'kv-1', namespace: NAMESPACE });
+    const deadline = Date.now() + GRACE_MS + 3000;
+    while (Date.now() < deadline) {
+      expect((await status())!.baseline.nodes).toEqual(['kv-0', 'kv-1', 'kv-2']);
+      await sleep(250);
+    }
+    await waitStatus('kv-1 back and every partition in sync', (current) => current.ready === '3/3' && current.partitions.underReplicated === 0 && current.baseline.pending == null, 60_000);
+  }, 90_000);
+
+  it('fault: a machine lost past the grace with an operator restart while pending; invariants: same deadline, baseline shrinks at it, replication restored, rejoin after recovery', async () => {
+    await kubelet.fail('kv-2');
+    const pending = (await waitStatus('a pending baseline change', (current) => current.baseline.pending != null, 30_000)).baseline.pending!;
+    expect(pending.nodes).toEqual(['kv-0', 'kv-1']);
+    await runtime.stop();
+    runtime = await startRuntime();
+    expect((await status())!.baseline.pending?.deadline).toBe(pending.deadline);
+    const shrunk = await waitStatus('the baseline without kv-2', (current) => current.baseline.nodes.join() === 'kv-0,kv-1', GRACE_MS + 30_000);
+    const lateMs = Date.now() - Date.parse(pending.deadline);
+    console.log(`after an operator restart the baseline shrank ${lateMs} ms after the original deadline`);
+    expect(lateMs).toBeGreaterThanOrEqual(-100);
+    expect(shrunk.baseline.pending ?? null).toBeNull();
+    await waitStatus('replication restored', (current) => current.partitions.underReplicated === 0 && current.rebalanceProgress === '-', 60_000);
+    kubelet.recover('kv-2');
+    await waitStatus('kv-2 rejoined after the grace, all in sync', (current) => current.baseline.nodes.join() === 'kv-0,kv-1,kv-2' && current.partitions.underReplicated === 0 && current.rebalanceProgress === '-', GRACE_MS + 90_000);
+  }, 240_000);
+
+  it('fault: a 409 on the status write; invariant: retried until the status lands', async () => {
+    const conflicts = runtime.stats.conflicts;
+    kube.failNext({ method: 'PATCH', pathRegex: /\/kvclusters\/kv\/status/, status: 409, times: 1 });
+    await custom().patchNamespacedCustomObject(
+      { group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv', body: { metadata: { labels: { touched: 'yes' } } } },
+      (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'),
+    );
+    await waitFor('the conflict seen and retried', async () => (runtime.stats.conflicts > conflicts ? true : undefined), 30_000);
+    await waitStatus('the status current again', (current) => current.ready === '3/3', 30_000);
+  }, 60_000);
+
+  it('fault: watches cut and history compacted (410 Gone); invariant: informers relist and changes are still seen', async () => {
+    kube.compact();
+    kube.closeWatches();
+    // A spec change (seen only through the KVCluster informer): manual mode, generation 2.
+    const patch = (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json');
+    const setAutoAdjust = (enabled: boolean): Promise<unknown> =>
+      custom().patchNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv', body: { spec: { baseline: { autoAdjust: { enabled } } } } }, patch);
+    await setAutoAdjust(false);
+    await waitStatus('the new generation observed', (current) => current.observedGeneration === 2, 30_000);
+    // A member lost (seen only through the pod and presence Lease informers): reported, baseline kept.
+    await kubelet.fail('kv-0');
+    const manual = await waitStatus('kv-0 reported missing, in manual mode', (current) => current.ready === '2/3' && current.conditions.some((condition) => condition.reason === 'ManualMode'), 30_000);
+    expect(manual.baseline.nodes).toEqual(['kv-0', 'kv-1', 'kv-2']);
+    kubelet.recover('kv-0');
+    await waitStatus('kv-0 back', (current) => current.ready === '3/3' && current.partitions.underReplicated === 0, 60_000);
+    await setAutoAdjust(true);
+    await waitStatus('generation 3 observed', (current) => current.observedGeneration === 3 && current.baseline.pending == null, 30_000);
+  }, 150_000);
+
+  it('two operator replicas elect one leader; fault: the leader is cut off from the API; invariant: it steps down before the other takes over', async () => {
+    // Replica a reaches the API through a proxy that the test cuts (a partitioned operator pod).
+    const proxy = await startTcpProxy(Number(new URL(kube.url).port));
+    const configA = new KubeConfig();
+    configA.loadFromOptions({ clusters: [{ name: 'c', server: `http://127.0.0.1:${proxy.port}`, skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    const events: Array<{ event: string; atMs: number }> = [];
+    const elector = (identity: string, kubeConfig: KubeConfig): LeaderElector =>
+      new LeaderElector(kubeConfig, {
+        namespace: NAMESPACE,
+        name: 'ballast-operator',
+        identity,
+        leaseDurationMs: 3000,
+        renewDeadlineMs: 2000,
+        retryMs: 200,
+        onStartedLeading: () => events.push({ event: `${identity} leads`, atMs: Date.now() }),
+        onStoppedLeading: () => events.push({ event: `${identity} stops`, atMs: Date.now() }),
+      });
+    const a = elector('a', configA);
+    const b = elector('b', config);
+    try {
+      a.start();
+      await waitFor('a leads', async () => (a.isLeader ? true : undefined), 10_000);
+      b.start();
+      await sleep(1500);
+      expect(b.isLeader).toBe(false);
+      proxy.cut();
+      await waitFor('b takes over', async () => (b.isLeader ? true : undefined), 15_000);
+      expect(a.isLeader).toBe(false);
+      const stepDown = events.find((item) => item.event === 'a stops')!;
+      const takeOver = events.find((item) => item.event === 'b leads')!;
+      console.log(`leader election: a stepped down ${takeOver.atMs - stepDown.atMs} ms before b took over`);
+      expect(stepDown.atMs).toBeLessThanOrEqual(takeOver.atMs);
+    } finally {
+      await a.stop();
+      await b.stop();
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it('deleting the KVCluster deletes what it owns; the member processes stop', async () => {
+    const pids = ['kv-0', 'kv-1', 'kv-2'].map((pod) => kubelet.pidOf(pod)).filter((pid): pid is number => pid !== undefined);
+    await custom().deleteNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv' });
+    const apps = config.makeApiClient(AppsV1Api);
+    await waitFor('the StatefulSet and pods gone', async () => {
+      const sets = (await apps.listNamespacedStatefulSet({ namespace: NAMESPACE })).items;
+      const pods = (await core().listNamespacedPod({ namespace: NAMESPACE })).items;
+      return sets.length === 0 && pods.length === 0 ? true : undefined;
+    }, 30_000);
+    await waitFor('every member process exited', async () => (pids.every((pid) => !alive(pid)) ? true : undefined), 40_000);
+  }, 60_000);
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
