@@ -8,13 +8,16 @@
 // - fault: the status write answers 409 once. Invariant: retried, the status lands;
 // - fault: every watch is cut and its history compacted (410 Gone on resume). Invariant: the
 //   informers relist and the operator still sees changes;
-// - two operator replicas elect one leader; when it stops renewing, the other takes over;
+// - two operator replicas elect one leader; when it stops renewing, the other takes over; the same
+//   with the `ballast operator` binary (two processes, --leader-elect), handing over on SIGTERM;
 // - deleting the KVCluster deletes what it owns (owner references), and its processes stop.
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { removeDirectory, SimulatedKubelet, startKubeEmulator, startTcpProxy, temporaryDirectory, type KubeEmulator } from '@ballast/testkit';
+import { freePort, removeDirectory, SimulatedKubelet, startKubeEmulator, startTcpProxy, temporaryDirectory, type KubeEmulator } from '@ballast/testkit';
 import { KubernetesRuntime } from '../../packages/operator/dist/kubernetes/runtime.js';
 import { LeaderElector } from '../../packages/operator/dist/kubernetes/leader-election.js';
 import type { KVClusterStatus } from '@ballast/operator';
@@ -198,8 +201,53 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
     }
   }, 60_000);
 
+  it('the ballast operator binary: two replicas with --leader-elect, one leader; SIGTERM hands over; /metrics and /healthz answer', async () => {
+    await core().createNamespace({ body: { metadata: { name: 'ballast-system' } } });
+    const kubeconfig = path.join(workDir, 'kubeconfig.yaml');
+    writeFileSync(kubeconfig, stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'emulator', cluster: { server: kube.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'emulator', user: {} }],
+      contexts: [{ name: 'emulator', context: { cluster: 'emulator', user: 'emulator' } }],
+      'current-context': 'emulator',
+    }));
+    // They watch an empty namespace: the in-process runtime above keeps running the KVCluster.
+    const replicas = await Promise.all(['op-a', 'op-b'].map(async (name) => {
+      const ports = { metrics: await freePort(), health: await freePort() };
+      const child = spawn(process.execPath, ['packages/operator/dist/main.js', 'operator', '--leader-elect', '--namespaces', 'ballast-system', '--metrics-port', String(ports.metrics), '--health-port', String(ports.health)], {
+        env: { ...process.env, KUBECONFIG: kubeconfig, POD_NAMESPACE: 'ballast-system', POD_NAME: name },
+        stdio: ['ignore', 'ignore', 'ignore'],
+      });
+      return { name, child, ports };
+    }));
+    const leaderGauge = async (ports: { metrics: number }): Promise<number | undefined> => {
+      const text = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+      const match = /^ballast_operator_leader (\d)/m.exec(text);
+      return match === null ? undefined : Number(match[1]);
+    };
+    try {
+      const leaders = await waitFor('exactly one leader', async () => {
+        const gauges = await Promise.all(replicas.map((replica) => leaderGauge(replica.ports)));
+        return gauges.every((gauge) => gauge !== undefined) && gauges.filter((gauge) => gauge === 1).length === 1 ? gauges : undefined;
+      }, 30_000, 200);
+      const leader = replicas[leaders.indexOf(1)]!;
+      const standby = replicas[leaders.indexOf(0)]!;
+      expect(await (await fetch(`http://127.0.0.1:${standby.ports.health}/healthz`)).json()).toEqual({ ok: true });
+      expect((await (await fetch(`http://127.0.0.1:${leader.ports.metrics}/metrics`)).text())).toContain('ballast_operator_reconciles_total');
+      const exited = new Promise((resolve) => leader.child.once('exit', resolve));
+      leader.child.kill('SIGTERM');
+      await exited;
+      await waitFor('the standby leads', async () => ((await leaderGauge(standby.ports)) === 1 ? true : undefined), 15_000, 200);
+    } finally {
+      for (const replica of replicas) replica.child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('deleting the KVCluster deletes what it owns; the member processes stop', async () => {
     const pids = ['kv-0', 'kv-1', 'kv-2'].map((pod) => kubelet.pidOf(pod)).filter((pid): pid is number => pid !== undefined);
+    expect(pids).toHaveLength(3);
+    expect(pids.every(alive)).toBe(true);
     await custom().deleteNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv' });
     const apps = config.makeApiClient(AppsV1Api);
     await waitFor('the StatefulSet and pods gone', async () => {

@@ -76,8 +76,12 @@ export async function runOperator(args: string[], usage: string): Promise<void> 
       },
     });
     elector.start();
+    // Stop reconciling, then hand the Lease over, then exit.
     const release = (): void => {
-      void elector.stop().finally(() => process.exit(0));
+      void (async () => {
+        await (runtime as KubernetesRuntime | null)?.stop();
+        await elector.stop();
+      })().finally(() => process.exit(0));
     };
     process.on('SIGTERM', release);
     process.on('SIGINT', release);

@@ -51,12 +51,15 @@ export class LeaderElector {
     void this.round();
   }
 
-  /** Stops campaigning; a leader releases the Lease so another candidate takes over at once. */
+  /**
+   * Stops campaigning; a leader releases the Lease so another candidate takes over at once (the
+   * caller stops its own work first). A voluntary stop does not call onStoppedLeading.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (!this.leading) return;
-    this.setLeading(false);
+    this.leading = false;
     try {
       const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
       if (lease.spec?.holderIdentity === this.options.identity) {

@@ -198,7 +198,8 @@ export function statefulSet(cluster: KVCluster, options: { nodeImage: string; re
         spec: {
           serviceAccountName: names.serviceAccount,
           terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          // The image's user (packages/storage-node/Dockerfile: USER 1000:1000); fsGroup makes the volume writable.
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
           ...(scheduling.nodeSelector === undefined ? {} : { nodeSelector: scheduling.nodeSelector }),
           ...(scheduling.tolerations === undefined ? {} : { tolerations: scheduling.tolerations }),
           ...(scheduling.affinity === undefined ? {} : { affinity: scheduling.affinity }),
