@@ -1,6 +1,7 @@
 // The Kubernetes runtime of the operator against the kube API emulator (packages/testkit), with a
 // simulated kubelet that runs each StatefulSet pod as a real ballast-node process (grace 6 s):
-// - a KVCluster produces its objects, each owned by it, and reaches Available with 3 members;
+// - a KVCluster produces its objects, each owned by it, and reaches Available with 3 members; the
+//   emulated API server defaults it from the CRD and refuses an invalid one (422, fields named);
 // - fault: a pod deleted (inside the grace). Invariant: no baseline change;
 // - fault: a member's machine fails (pod killed and not recreated) past the grace, with an operator
 //   restart while the change is pending. Invariants: the restarted operator keeps the deadline; the
@@ -104,6 +105,17 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
       client.disconnect();
     }
   }, 120_000);
+
+  it('the API server defaults the KVCluster from the CRD and refuses an invalid one with the field named', async () => {
+    const stored = (await custom().getNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv' })) as { spec: Record<string, unknown> };
+    expect(stored.spec).toMatchObject({ backups: 1, writeSynchronization: 'FULL_SYNC', durability: 'sync', baseline: { autoAdjust: { enabled: true, graceTimeout: `${GRACE_MS / 1000}s` } } });
+    const refused = await custom()
+      .createNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', body: { apiVersion: 'ballast.io/v1alpha1', kind: 'KVCluster', metadata: { name: 'bad' }, spec: { replicas: -1, partitions: 100 } } })
+      .then(() => null, (error: { code?: number; body?: string }) => error);
+    expect(refused?.code).toBe(422);
+    expect(String(refused?.body)).toContain('spec.replicas: Invalid value: -1');
+    expect(String(refused?.body)).toContain('spec.partitions: Unsupported value: 100');
+  });
 
   it('fault: a pod deleted inside the grace; invariant: no baseline change', async () => {
     await core().deleteNamespacedPod({ name: 'kv-1', namespace: NAMESPACE });

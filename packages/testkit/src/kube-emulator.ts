@@ -16,8 +16,11 @@
  *   cut from the current state, not from a snapshot at the first page's version).
  * - watch: initial ADDED, resume from a resourceVersion, 410 Expired past the kept history,
  *   bookmarks, timeoutSeconds, selector transitions as ADDED/DELETED.
- * - Not emulated: authn/authz, admission, defaulting (e.g. Service clusterIP, container
- *   imagePullPolicy), OpenAPI schema validation and pruning, conversion between CRD versions
+ * - Custom resources are defaulted and validated against their CRD version's openAPIV3Schema
+ *   (../crd-schema.ts: types, enums, bounds, patterns, required, unknown fields refused rather than
+ *   pruned, the CEL rule shapes Ballast's CRD uses); a violation is 422 Invalid with causes.
+ * - Not emulated: authn/authz, admission, defaulting of built-in types (e.g. Service clusterIP,
+ *   container imagePullPolicy), pruning, conversion between CRD versions
  *   (all versions share one stored object), dryRun (refused with 400), Table output, protobuf.
  */
 import { randomInt, randomUUID } from 'node:crypto';

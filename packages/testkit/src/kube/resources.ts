@@ -3,6 +3,7 @@
  * from CustomResourceDefinitions (or registered directly by a test). Adding a built-in type is one
  * row in BUILTIN_TYPES.
  */
+import type { SchemaNode } from '../crd-schema.js';
 import type { ResourceName } from './errors.js';
 
 export interface ResourceType extends ResourceName {
@@ -25,6 +26,8 @@ export interface ResourceType extends ResourceName {
   readonly shortNames: readonly string[];
   /** Fields a fieldSelector may name besides metadata.name and metadata.namespace. */
   readonly selectableFields: readonly string[];
+  /** A custom resource's openAPIV3Schema: objects are defaulted and validated against it. */
+  readonly schema?: SchemaNode;
 }
 
 export function apiVersionOf(type: { group: string; version: string }): string {
@@ -152,6 +155,8 @@ export interface CustomResourceType {
   namespaced?: boolean;
   statusSubresource?: boolean;
   shortNames?: string[];
+  /** The version's openAPIV3Schema (defaulting and validation, as the API server does). */
+  schema?: SchemaNode;
 }
 
 export function customResourceType(definition: CustomResourceType): ResourceType {
@@ -168,6 +173,7 @@ export function customResourceType(definition: CustomResourceType): ResourceType
     returnsDeletedObject: true,
     shortNames: definition.shortNames ?? [],
     selectableFields: [],
+    ...(definition.schema === undefined ? {} : { schema: definition.schema }),
   };
 }
 

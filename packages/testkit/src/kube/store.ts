@@ -9,13 +9,14 @@
  * before changing them.
  */
 import { managedFieldsAfterUpdate, serverSideApply, type ManagedFieldsEntry, type WriteContext } from './apply.js';
-import { kubeErrors, OBJECT_MODIFIED_MESSAGE } from './errors.js';
+import { kubeErrors, OBJECT_MODIFIED_MESSAGE, type StatusCause } from './errors.js';
 import type { FieldScope } from './field-paths.js';
 import { clone, deepEqual, deepFreeze, isPlainObject, type JsonObject } from './json.js';
 import { kubeLimits } from './limits.js';
 import { applyPatch, type PatchType } from './patch.js';
 import { apiVersionOf, groupResourceOf, ResourceRegistry, type ResourceType } from './resources.js';
 import { matchesSelector, parseFieldSelector, parseLabelSelector, type Selector } from './selectors.js';
+import { applySchemaDefaults, validateAgainstSchema } from '../crd-schema.js';
 import { isCustomResourceDefinition, strategyFor, typesFromDefinition } from './strategies.js';
 import { WatchHub, type StoredEventType, type WatchEvent, type WatchSink } from './watch.js';
 
@@ -467,7 +468,7 @@ export class KubeStore {
     if (this.entries.has(this.key(type, namespace, nameOf(object)))) throw kubeErrors.alreadyExists(type, nameOf(object));
     if (this.entries.size >= kubeLimits.objectsMax) throw kubeErrors.internal(`object limit reached (${kubeLimits.objectsMax} objects)`);
     const strategy = strategyFor(type);
-    const causes = strategy.validateCreate?.(object) ?? [];
+    const causes = [...(strategy.validateCreate?.(object) ?? []), ...admitBySchema(type, object, undefined)];
     if (causes.length > 0) throw kubeErrors.invalid(type, nameOf(object), causes);
     const metadata = metadataOf(object);
     for (const field of SERVER_METADATA) delete metadata[field];
@@ -535,7 +536,7 @@ export class KubeStore {
     managedFields: (after: JsonObject) => ManagedFieldsEntry[],
   ): JsonObject {
     const name = nameOf(existing);
-    const causes = subresource === 'status' ? [] : (strategyFor(type).validateUpdate?.(existing, next) ?? []);
+    const causes = [...(subresource === 'status' ? [] : (strategyFor(type).validateUpdate?.(existing, next) ?? [])), ...admitBySchema(type, next, existing)];
     const previousFinalizers = finalizersOf(existing);
     if (isDeleting(existing) && finalizersOf(next).some((finalizer) => !previousFinalizers.includes(finalizer))) {
       const message = 'Forbidden: no new finalizers can be added if the object is being deleted';
@@ -682,4 +683,19 @@ export class KubeStore {
     }
     this.registry.unregister(first.group, first.plural);
   }
+}
+
+/**
+ * A custom resource against its CRD's schema, as the API server admits it: defaults filled in (in
+ * place), then every violation as a cause (field path first, then the message).
+ */
+function admitBySchema(type: ResourceType, object: JsonObject, existing: JsonObject | undefined): StatusCause[] {
+  if (type.schema === undefined) return [];
+  const defaulted = applySchemaDefaults(type.schema, object) as JsonObject;
+  for (const [field, value] of Object.entries(defaulted)) object[field] = value;
+  return validateAgainstSchema(type.schema, object, existing).map((message) => {
+    const colon = message.indexOf(': ');
+    const field = message.startsWith('unknown field') || colon < 0 ? '' : message.slice(0, colon);
+    return { reason: 'FieldValueInvalid', field, message };
+  });
 }

@@ -3,6 +3,7 @@
  * on create, name formats, and validation an operator can trip over (immutable StatefulSet and
  * PersistentVolumeClaim fields, CustomResourceDefinition naming). Keyed by group resource.
  */
+import type { SchemaNode } from '../crd-schema.js';
 import type { StatusCause } from './errors.js';
 import { deepEqual, isPlainObject, type JsonObject } from './json.js';
 import { customResourceType, groupResourceOf, type ResourceType } from './resources.js';
@@ -164,6 +165,7 @@ export function typesFromDefinition(crd: JsonObject): ResourceType[] {
         namespaced: spec.scope === 'Namespaced',
         statusSubresource: isPlainObject(subresources.status),
         shortNames: Array.isArray(names.shortNames) ? names.shortNames.map(String) : undefined,
+        schema: isPlainObject(version.schema) && isPlainObject(version.schema.openAPIV3Schema) ? (version.schema.openAPIV3Schema as SchemaNode) : undefined,
       });
     });
 }
