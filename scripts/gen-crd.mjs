@@ -85,6 +85,11 @@ export function generateCrd() {
                   rule: `size(self.metadata.name) <= ${NAME_LENGTH_MAX}`,
                   message: `metadata.name must be at most ${NAME_LENGTH_MAX} characters (member pods and their labels derive from it)`,
                 },
+                {
+                  // Services are named after it: a DNS-1035 label.
+                  rule: "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+                  message: "metadata.name must start with a lowercase letter and contain only lowercase letters, digits and '-' (not at the end)",
+                },
               ],
             },
           },
@@ -149,6 +154,8 @@ function constrainSpec(spec) {
   Object.assign(autoAdjust.properties.graceTimeout, { default: SPEC_DEFAULTS.graceTimeout, pattern: '^([0-9]+(ms|s|m|h))+$', maxLength: 32 });
   fields.storage.properties.size.pattern = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$';
   fields.storage.required = ['size'];
+  // A StatefulSet's volumeClaimTemplates cannot change: a new size or class needs a new cluster.
+  fields.storage['x-kubernetes-validations'] = [{ rule: 'self == oldSelf', message: 'storage is immutable (volume claim templates cannot change); create a new cluster to change it' }];
 }
 
 function constrainStatus(status) {

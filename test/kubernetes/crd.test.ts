@@ -91,11 +91,15 @@ describe('the KVCluster CRD', () => {
     expect(validateSpec(applyDefaults(spec as KVClusterSpecInput)).join('\n')).toContain(operatorMessage);
   });
 
-  it('rejects unknown fields, a changed partition count and a name too long for its pods', () => {
+  it('rejects unknown fields, a changed partition count or storage, and a name too long or not a DNS label', () => {
     expect(admit(kvcluster({ replica: 3 })).errors).toContain('unknown field "spec.replica"');
     const stored = admit(kvcluster({ partitions: 64 })).object;
     expect(admit(kvcluster({ partitions: 128 }), stored).errors.join('\n')).toContain('spec.partitions: Invalid value: partitions is immutable');
     expect(admit(kvcluster({ partitions: 64, replicas: 5 }), stored).errors).toEqual([]);
+    const storage = admit(kvcluster({ storage: { size: '10Gi' } })).object;
+    expect(admit(kvcluster({ storage: { size: '20Gi' } }), storage).errors.join('\n')).toContain('storage is immutable');
+    expect(admit(kvcluster({}, '1db')).errors.join('\n')).toContain('metadata.name must start with a lowercase letter');
+    expect(validateName('1db').join('\n')).toContain('metadata.name: must start with a lowercase letter');
     const long = 'k'.repeat(41);
     expect(admit(kvcluster({}, long)).errors.join('\n')).toContain('metadata.name must be at most 40 characters');
     expect(validateName(long).join('\n')).toContain('metadata.name: must be at most 40 characters');

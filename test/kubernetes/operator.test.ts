@@ -7,6 +7,8 @@
 //   restart while the change is pending. Invariants: the restarted operator keeps the deadline; the
 //   baseline shrinks at it; replication is restored (underReplicated 0); on recovery it rejoins;
 // - fault: the status write answers 409 once. Invariant: retried, the status lands;
+// - fault: a rolling change under writes. Invariants: one member down at a time, every pod
+//   recreated from the new template, no client error, no acknowledged write lost;
 // - fault: every watch is cut and its history compacted (410 Gone on resume). Invariant: the
 //   informers relist and the operator still sees changes;
 // - two operator replicas elect one leader; when it stops renewing, the other takes over; the same
@@ -22,7 +24,7 @@ import { freePort, removeDirectory, SimulatedKubelet, startKubeEmulator, startTc
 import { KubernetesRuntime } from '../../packages/operator/dist/kubernetes/runtime.js';
 import { LeaderElector } from '../../packages/operator/dist/kubernetes/leader-election.js';
 import type { KVClusterStatus } from '@ballast/operator';
-import { clusterClient, sleep, waitFor } from '../cluster/support/cluster-helpers.js';
+import { checkNoAcknowledgedWriteLost, clusterClient, sleep, waitFor, Writer } from '../cluster/support/cluster-helpers.js';
 
 const NAMESPACE = 'data';
 const GRACE_MS = 6000;
@@ -147,32 +149,77 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
   it('fault: a 409 on the status write; invariant: retried until the status lands', async () => {
     const conflicts = runtime.stats.conflicts;
     kube.failNext({ method: 'PATCH', pathRegex: /\/kvclusters\/kv\/status/, status: 409, times: 1 });
-    await custom().patchNamespacedCustomObject(
-      { group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv', body: { metadata: { labels: { touched: 'yes' } } } },
+    // The same grace written differently: a new generation, so a new status to write.
+    const patched = (await custom().patchNamespacedCustomObject(
+      { group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv', body: { spec: { baseline: { autoAdjust: { graceTimeout: `${GRACE_MS}ms` } } } } },
       (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'),
-    );
+    )) as { metadata: { generation: number } };
     await waitFor('the conflict seen and retried', async () => (runtime.stats.conflicts > conflicts ? true : undefined), 30_000);
-    await waitStatus('the status current again', (current) => current.ready === '3/3', 30_000);
+    await waitStatus('the status of the new generation written', (current) => current.observedGeneration === patched.metadata.generation && current.ready === '3/3', 30_000);
   }, 60_000);
 
   it('fault: watches cut and history compacted (410 Gone); invariant: informers relist and changes are still seen', async () => {
     kube.compact();
     kube.closeWatches();
-    // A spec change (seen only through the KVCluster informer): manual mode, generation 2.
+    // A spec change (seen only through the KVCluster informer): manual mode, a new generation.
     const patch = (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json');
-    const setAutoAdjust = (enabled: boolean): Promise<unknown> =>
-      custom().patchNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv', body: { spec: { baseline: { autoAdjust: { enabled } } } } }, patch);
-    await setAutoAdjust(false);
-    await waitStatus('the new generation observed', (current) => current.observedGeneration === 2, 30_000);
+    const setAutoAdjust = async (enabled: boolean): Promise<number> =>
+      ((await custom().patchNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv', body: { spec: { baseline: { autoAdjust: { enabled } } } } }, patch)) as { metadata: { generation: number } }).metadata.generation;
+    const manualGeneration = await setAutoAdjust(false);
+    await waitStatus('the new generation observed', (current) => current.observedGeneration === manualGeneration, 30_000);
     // A member lost (seen only through the pod and presence Lease informers): reported, baseline kept.
     await kubelet.fail('kv-0');
     const manual = await waitStatus('kv-0 reported missing, in manual mode', (current) => current.ready === '2/3' && current.conditions.some((condition) => condition.reason === 'ManualMode'), 30_000);
     expect(manual.baseline.nodes).toEqual(['kv-0', 'kv-1', 'kv-2']);
     kubelet.recover('kv-0');
     await waitStatus('kv-0 back', (current) => current.ready === '3/3' && current.partitions.underReplicated === 0, 60_000);
-    await setAutoAdjust(true);
-    await waitStatus('generation 3 observed', (current) => current.observedGeneration === 3 && current.baseline.pending == null, 30_000);
+    const autoGeneration = await setAutoAdjust(true);
+    await waitStatus('the next generation observed', (current) => current.observedGeneration === autoGeneration && current.baseline.pending == null, 30_000);
   }, 150_000);
+
+  it('fault: a rolling change (durability sync→async) under writes; invariants: one member down at a time, every pod recreated from the new template, no acknowledged write lost', async () => {
+    const client = clusterClient(['kv-0', 'kv-1', 'kv-2'].map((pod) => kubelet.portsOf(pod)!.port));
+    const writers = Array.from({ length: 2 }, (_, index) => new Writer(index, client, 20, undefined, 5));
+    const before = new Map(['kv-0', 'kv-1', 'kv-2'].map((pod) => [pod, kubelet.pidOf(pod)]));
+    let mostDown = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        mostDown = Math.max(mostDown, ['kv-0', 'kv-1', 'kv-2'].filter((pod) => kubelet.pidOf(pod) === undefined).length);
+        await sleep(50);
+      }
+    })();
+    try {
+      const patch = (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json');
+      await sleep(500); // writes flowing before the change
+      await custom().patchNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv', body: { spec: { durability: 'async' } } }, patch);
+      const templateOf = async (): Promise<string | undefined> => (await config.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: 'kv', namespace: NAMESPACE })).spec!.template.metadata!.annotations!['ballast.io/config-hash'];
+      const initial = (await core().readNamespacedPod({ name: 'kv-0', namespace: NAMESPACE })).metadata?.annotations?.['ballast.io/config-hash'];
+      const template = await waitFor('the operator applied the new pod template', async () => {
+        const current = await templateOf();
+        return current !== initial ? current : undefined;
+      }, 30_000);
+      await waitFor('every pod recreated from the new template and the cluster settled', async () => {
+        const pods = (await core().listNamespacedPod({ namespace: NAMESPACE })).items;
+        const rolled = pods.length === 3 && pods.every((pod) => pod.metadata?.annotations?.['ballast.io/config-hash'] === template);
+        const current = await status();
+        return rolled && current?.ready === '3/3' && current.partitions.underReplicated === 0 && current.conditions.some((condition) => condition.type === 'Progressing' && condition.reason === 'Stable') ? true : undefined;
+      }, 120_000, 200);
+      for (const [pod, pid] of before) expect(kubelet.pidOf(pod), pod).not.toBe(pid);
+      sampling = false;
+      await sampler;
+      await Promise.all(writers.map((writer) => writer.stop()));
+      console.log(`rolling change on Kubernetes: at most ${mostDown} member(s) down at once; ${writers.reduce((sum, writer) => sum + writer.acknowledgedCount, 0)} writes acknowledged, ${writers.reduce((sum, writer) => sum + writer.errorCount, 0)} errors`);
+      expect(mostDown).toBe(1);
+      expect(writers.every((writer) => writer.errorCount === 0)).toBe(true);
+      expect(await checkNoAcknowledgedWriteLost(client, writers)).toEqual([]);
+    } finally {
+      sampling = false;
+      await sampler;
+      await Promise.all(writers.map((writer) => writer.stop().catch(() => undefined)));
+      client.disconnect();
+    }
+  }, 180_000);
 
   it('two operator replicas elect one leader; fault: the leader is cut off from the API; invariant: it steps down before the other takes over', async () => {
     // Replica a reaches the API through a proxy that the test cuts (a partitioned operator pod).

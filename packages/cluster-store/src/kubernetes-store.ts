@@ -15,8 +15,11 @@
  *   `ballast.io/presence-of: NAME`, holderIdentity = the process incarnation, the registration in an
  *   annotation, renewTime refreshed every TTL / 3. A node is online while renewTime + TTL is in the
  *   future (by this process's clock: clocks must agree to well under the TTL, as with any lease
- *   read by several machines). close() deletes the Lease if this incarnation still holds it.
+ *   read by several machines). close() deletes the Lease if this incarnation still holds it; the
+ *   Lease is owned by the map's ConfigMap, so one left by a killed node goes with the cluster.
  *   watchOnline watches the Leases and also re-checks expiry on a timer (an expiry is no event).
+ * - A CAS refused with 409 while the map is unchanged (someone changed only the ConfigMap's
+ *   metadata) is tried again; a map larger than a ConfigMap can hold is refused (StoreLimitError).
  *
  * URL: `kubernetes://NAMESPACE/NAME` uses the in-cluster service account (or KUBECONFIG / ~/.kube
  * outside a cluster); `?server=http://host:port` talks to that API server without credentials (a
@@ -26,7 +29,7 @@ import type { ClusterMap } from '@ballast/cluster';
 import { ApiException, CoordinationV1Api, CoreV1Api, KubeConfig, V1MicroTime, Watch, type V1ConfigMap, type V1Lease } from '@kubernetes/client-node';
 import { Backoff, invokeCallback, sleep, stopAll, trackWatch } from './background.js';
 import { casDocument, registrationArgument, sameRegistrations, sortedRegistrations, storedMap, storedRegistration } from './documents.js';
-import { InvalidStoreUrlError, StoreClosedError, StoreError, StoreUnauthorizedError, StoreUnavailableError, asError } from './errors.js';
+import { InvalidStoreUrlError, StoreClosedError, StoreError, StoreLimitError, StoreUnauthorizedError, StoreUnavailableError, asError } from './errors.js';
 import { REQUEST_TIMEOUT_MS } from './limits.js';
 import type { ClusterMapStore, NodeRegistration, PresenceHandle } from './store.js';
 
@@ -39,6 +42,10 @@ export interface KubernetesLocation {
 }
 
 const MAP_KEY = 'map.json';
+/** A ConfigMap's data is at most 1 MiB (the API server refuses more); the map must fit. */
+const CONFIGMAP_DATA_BYTES_MAX = 1024 * 1024 - 4096;
+/** Swaps tried again after a 409 that left the map unchanged (a metadata-only change). */
+const CAS_METADATA_RETRIES = 5;
 const PRESENCE_LABEL = 'ballast.io/presence-of';
 const REGISTRATION_ANNOTATION = 'ballast.io/registration';
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -119,8 +126,9 @@ export class KubernetesClusterMapStore implements ClusterMapStore {
     this.config = new KubeConfig();
     if (location.server !== undefined) {
       this.config.loadFromOptions({
-        // client-node refuses plain http unless TLS verification is marked as skipped.
-        clusters: [{ name: 'api', server: location.server, skipTLSVerify: true }],
+        // client-node refuses plain http unless TLS verification is marked as skipped; an https
+        // server is verified as usual.
+        clusters: [{ name: 'api', server: location.server, skipTLSVerify: location.server.startsWith('http://') }],
         users: [{ name: 'anonymous' }],
         contexts: [{ name: 'api', cluster: 'api', user: 'anonymous' }],
         currentContext: 'api',
@@ -160,21 +168,28 @@ export class KubernetesClusterMapStore implements ClusterMapStore {
   async compareAndSwap(expectedVersion: number, next: ClusterMap): Promise<{ ok: true } | { ok: false; current: ClusterMap | null }> {
     this.checkOpen();
     const text = casDocument(expectedVersion, next);
+    if (Buffer.byteLength(text) > CONFIGMAP_DATA_BYTES_MAX) {
+      throw new StoreLimitError(`the ClusterMap is ${Buffer.byteLength(text)} bytes; a ConfigMap holds at most ${CONFIGMAP_DATA_BYTES_MAX}`);
+    }
     const { namespace, name } = this.location;
-    const stored = await this.readConfigMap();
-    const current = this.mapOf(stored);
-    if ((current?.version ?? 0) !== expectedVersion) return { ok: false, current };
-    try {
-      if (stored === null) {
-        await bounded('create', this.core.createNamespacedConfigMap({ namespace, body: { metadata: { name, namespace }, data: { [MAP_KEY]: text } } }));
-      } else {
-        // The resourceVersion read above makes this a compare-and-swap: a change since is a 409.
-        await bounded('update', this.core.replaceNamespacedConfigMap({ name, namespace, body: { ...stored, data: { ...stored.data, [MAP_KEY]: text } } }));
+    // A 409 may come from a change to the ConfigMap that is not a new map (the operator applying
+    // its labels, an annotation): then the map is still the expected one and the swap is tried again.
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.readConfigMap();
+      const current = this.mapOf(stored);
+      if ((current?.version ?? 0) !== expectedVersion) return { ok: false, current };
+      try {
+        if (stored === null) {
+          await bounded('create', this.core.createNamespacedConfigMap({ namespace, body: { metadata: { name, namespace }, data: { [MAP_KEY]: text } } }));
+        } else {
+          // The resourceVersion read above makes this a compare-and-swap: a change since is a 409.
+          await bounded('update', this.core.replaceNamespacedConfigMap({ name, namespace, body: { ...stored, data: { ...stored.data, [MAP_KEY]: text } } }));
+        }
+        return { ok: true };
+      } catch (error) {
+        if (statusOf(error) !== 409) throw kubeFailure(`compare-and-swap on ConfigMap ${namespace}/${name}`, error);
+        if (attempt >= CAS_METADATA_RETRIES) return { ok: false, current: await this.read() };
       }
-      return { ok: true };
-    } catch (error) {
-      if (statusOf(error) === 409) return { ok: false, current: await this.read() };
-      throw kubeFailure(`compare-and-swap on ConfigMap ${namespace}/${name}`, error);
     }
   }
 
@@ -408,8 +423,12 @@ class KubernetesPresence implements PresenceHandle {
     this.loop = this.renewLoop();
   }
 
+  /** The map ConfigMap's uid: presence Leases are owned by it, so they go when the cluster goes. */
+  private ownerUid: string | undefined;
+
   private body(existing: V1Lease | null): V1Lease {
     const { namespace, name } = this.store.location;
+    const owner = this.ownerUid === undefined ? {} : { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name, uid: this.ownerUid }] };
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
@@ -417,6 +436,7 @@ class KubernetesPresence implements PresenceHandle {
         ...(existing?.metadata ?? {}),
         name: this.leaseName,
         namespace,
+        ...owner,
         labels: { ...(existing?.metadata?.labels ?? {}), [PRESENCE_LABEL]: name },
         annotations: { ...(existing?.metadata?.annotations ?? {}), [REGISTRATION_ANNOTATION]: JSON.stringify(this.registration) },
       },
@@ -432,6 +452,7 @@ class KubernetesPresence implements PresenceHandle {
   private async renew(): Promise<void> {
     const { namespace } = this.store.location;
     const api = this.store.leases;
+    this.ownerUid ??= (await this.store.readConfigMap())?.metadata?.uid;
     let existing: V1Lease | null = null;
     try {
       existing = await bounded('read lease', api.readNamespacedLease({ name: this.leaseName, namespace }));

@@ -76,6 +76,11 @@ export interface Observed {
   cluster: ObservedCluster | null;
   /** The last action that failed (e.g. a baseline change refused with 409), to report. */
   lastActionError?: { action: string; message: string } | null;
+  /**
+   * The configuration members should run (compared with ObservedMember.configHash); default
+   * memberConfigHash(spec). The Kubernetes runtime passes a hash of the whole pod template.
+   */
+  desiredConfigHash?: string;
 }
 
 export type Action =
@@ -234,7 +239,9 @@ export function decide(input: DecideInput): Decision {
   const changes = left.length > 0 || joined.length > 0;
   const everyBaselineMemberOffline = baseline.length > 0 && baseline.every((member) => !present(member));
   if (!changes || everyBaselineMemberOffline || target.length === 0) {
-    status.baseline.pending = null;
+    // Everyone offline at once is a full restart (or a blind observation: an empty cache, the API
+    // unreachable): nothing is decided then, and a pending change keeps its timer.
+    status.baseline.pending = everyBaselineMemberOffline ? (previous?.baseline.pending ?? null) : null;
     const reason = previous?.baseline.pending ? 'MembersReturned' : 'NoChange';
     conditions.set('BaselinePending', 'False', reason, reason === 'MembersReturned' ? 'every baseline member is back: the pending change was cancelled' : 'the baseline matches the online members');
   } else {
@@ -263,12 +270,15 @@ export function decide(input: DecideInput): Decision {
   }
 
   // 5. Rolling changes, one member at a time.
-  const config = memberConfigHash(spec);
+  const config = observed.desiredConfigHash ?? memberConfigHash(spec);
   const stale = observed.members.filter((member) => run.has(member.name) && member.running && member.configHash !== config).sort(byOrdinal(name, member => member.name)).reverse();
   if (stale.length > 0) {
     const blockers: string[] = [];
-    const down = runNames.filter((member) => !online.has(member));
-    if (down.length > 0) blockers.push(`waiting for ${down.join(', ')} to be online`);
+    // A member counts as up only with its process (pod) running and its node online: a member just
+    // restarted may still be registered while it exits, or running before it registered again.
+    const running = new Set(observed.members.filter((member) => member.running).map((member) => member.name));
+    const down = runNames.filter((member) => !online.has(member) || !running.has(member));
+    if (down.length > 0) blockers.push(`waiting for ${down.join(', ')} to be running and online`);
     if (underReplicated > 0 || lost > 0) blockers.push(`${underReplicated} partitions under-replicated, ${lost} lost (a restart could leave a partition without an in-sync replica)`);
     if (rebalancing) blockers.push('a rebalance is in progress');
     if (status.baseline.pending !== null) blockers.push('a baseline change is pending');

@@ -174,10 +174,16 @@ describe('decide: baseline auto-adjust with the grace timeout', () => {
     expect(condition(decision, 'BaselinePending')).toMatchObject({ status: 'True', reason: 'ManualMode' });
   });
 
-  it('never sets a baseline while every baseline member is offline', () => {
+  it('never sets a baseline while every baseline member is offline, and keeps a pending change\'s timer then', () => {
     const decision = run({ cluster: active(ALL, []) }, T0 + 3_600_000);
     expect(baselineAction(decision)).toBeUndefined();
     expect(decision.status.baseline.pending).toBeNull();
+    // kv-2 left: a change is pending; then every member looks offline (a blind observation).
+    const pending = run({ cluster: active(ALL, ['kv-0', 'kv-1']) }, T0);
+    const blind = run({ cluster: active(ALL, []) }, T0 + 2000, pending.status);
+    expect(blind.status.baseline.pending).toEqual(pending.status.baseline.pending);
+    const seeing = run({ cluster: active(ALL, ['kv-0', 'kv-1']) }, T0 + 4000, blind.status);
+    expect(seeing.status.baseline.pending?.deadline).toBe(pending.status.baseline.pending?.deadline);
   });
 });
 
@@ -228,7 +234,7 @@ describe('decide: rolling changes', () => {
 
   it('waits, and says why, while a member is down, partitions are under-replicated or moving', () => {
     const cases: Array<[ObservedCluster, RegExp]> = [
-      [active(ALL, ['kv-0', 'kv-1']), /waiting for kv-2 to be online/],
+      [active(ALL, ['kv-0', 'kv-1']), /waiting for kv-2 to be running and online/],
       [active(ALL, ALL, { partitions: { total: 16, underReplicated: 3, lost: 0 } }), /3 partitions under-replicated/],
       [active(ALL, ALL, { rebalance: { inProgress: true, partitionsTotal: 4, partitionsDone: 1, bytesMoved: 1, bytesRemaining: 1 } }), /rebalance is in progress/],
     ];
@@ -238,6 +244,24 @@ describe('decide: rolling changes', () => {
       expect(condition(decision, 'Progressing')).toMatchObject({ status: 'True', reason: 'RollBlocked' });
       expect(condition(decision, 'Progressing').message).toMatch(why);
     }
+  });
+
+  it('waits while the member just restarted is still registered but its pod is gone (stepping down), or back but not yet online', () => {
+    // kv-2 was restarted: its pod is gone while its node, stepping down, is still registered.
+    const exiting = members(ALL, ALL, oldConfig).filter((member) => member.name !== 'kv-2');
+    const first = run({ cluster: active(ALL, ALL), members: exiting }, T0, undefined, changed);
+    expect(kinds(first)).not.toContain('restart-member');
+    expect(condition(first, 'Progressing').message).toMatch(/waiting for kv-2 to be running and online/);
+    // kv-2 runs the new configuration but has not registered yet.
+    const back = members(ALL, ['kv-0', 'kv-1'], oldConfig).map((member) => (member.name === 'kv-2' ? { ...member, configHash: memberConfigHash(changed), starting: true } : member));
+    const second = run({ cluster: active(ALL, ['kv-0', 'kv-1']), members: back }, T0 + 1000, first.status, changed);
+    expect(kinds(second)).not.toContain('restart-member');
+  });
+
+  it('uses the runtime\'s desired configuration hash when it gives one (the Kubernetes pod template)', () => {
+    const decision = run({ cluster: active(ALL, ALL), members: members(ALL, ALL, 'template-1'), desiredConfigHash: 'template-2' }, T0);
+    expect(decision.actions.filter((action) => action.kind === 'restart-member')).toEqual([{ kind: 'restart-member', name: 'kv-2', reason: 'configuration changed' }]);
+    expect(kinds(run({ cluster: active(ALL, ALL), members: members(ALL, ALL, 'template-2'), desiredConfigHash: 'template-2' }, T0))).not.toContain('restart-member');
   });
 
   it('keeps a condition\'s lastTransitionTime while its status does not change', () => {

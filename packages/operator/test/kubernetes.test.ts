@@ -5,8 +5,7 @@
 import { activate, createMap, registerNode } from '@ballast/cluster';
 import { describe, expect, it } from 'vitest';
 import { applyDefaults, type KVCluster } from '../src/api.js';
-import { memberConfigHash } from '../src/decide.js';
-import { CONFIG_HASH_ANNOTATION, desiredObjects, storeUrlOf, tokenSecret } from '../src/kubernetes/objects.js';
+import { CONFIG_HASH_ANNOTATION, desiredObjects, storeUrlOf, templateHash, tokenSecret } from '../src/kubernetes/objects.js';
 import { mapFromConfigMap, observeCluster, observeMembers } from '../src/kubernetes/observe.js';
 import { replicasFor } from '../src/kubernetes/runtime.js';
 import { WorkQueue } from '../src/kubernetes/work-queue.js';
@@ -36,7 +35,8 @@ describe('objects of a KVCluster', () => {
     const set = byKind('StatefulSet')[0]!;
     expect(set.spec).toMatchObject({ replicas: 4, serviceName: 'kv-nodes', podManagementPolicy: 'Parallel', updateStrategy: { type: 'OnDelete' }, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Delete' } });
     const pod = set.spec.template;
-    expect(pod.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(memberConfigHash(applyDefaults({ replicas: 3, durability: 'async' })));
+    expect(pod.metadata.annotations[CONFIG_HASH_ANNOTATION]).toBe(templateHash(cluster({ replicas: 3, durability: 'async', storage: { size: '5Gi', retainOnDelete: true } }), 'ballast-node:test'));
+    expect(pod.spec.volumes).toEqual([{ name: 'token', secret: { secretName: 'kv-token', defaultMode: 0o440 } }]);
     const container = pod.spec.containers[0];
     expect(container.image).toBe('ballast-node:test');
     expect(container.args.join(' ')).toContain(`--cluster-store ${storeUrlOf(cluster())} --cluster-token-file /etc/ballast/token/token --partitions 256 --durability async`);
@@ -51,17 +51,21 @@ describe('objects of a KVCluster', () => {
   it('gives the nodes only their map ConfigMap and presence Leases', () => {
     const rules = byKind('Role')[0]!.rules as Any[];
     expect(rules).toEqual([
-      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['kv-map'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['kv-map'], verbs: ['get', 'list', 'watch', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['kv-map-node-kv-0', 'kv-map-node-kv-1', 'kv-map-node-kv-2', 'kv-map-node-kv-3'], verbs: ['update', 'delete'] },
     ]);
     expect(JSON.stringify(rules)).not.toContain('*');
   });
 
-  it('a configuration change (durability, image, resources) changes the pod template hash; scaling does not', () => {
-    const hash = (spec: Parameters<typeof applyDefaults>[0]): string => (desiredObjects(cluster(spec), { nodeImage: 'i', replicas: 3 }).at(-1) as Any).spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
+  it('any pod template change (durability, image, scheduling, the operator\'s default image) changes the hash; scaling does not', () => {
+    const hash = (spec: Parameters<typeof applyDefaults>[0], nodeImage = 'i'): string => (desiredObjects(cluster(spec), { nodeImage, replicas: 3 }).at(-1) as Any).spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
     expect(hash({ replicas: 3 })).toBe(hash({ replicas: 5 }));
     expect(hash({ durability: 'async' })).not.toBe(hash({ durability: 'sync' }));
     expect(hash({ image: 'x:2' })).not.toBe(hash({ image: 'x:1' }));
+    expect(hash({ scheduling: { nodeSelector: { disk: 'ssd' } } })).not.toBe(hash({}));
+    expect(hash({}, 'node:2')).not.toBe(hash({}, 'node:1'));
+    expect(hash({})).toBe(templateHash(cluster({}), 'i'));
   });
 });
 

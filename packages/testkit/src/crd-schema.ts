@@ -120,5 +120,10 @@ function evaluateRule(rule: string, self: unknown, old: unknown): boolean | 'uns
     const name = ((self as { metadata?: { name?: unknown } }).metadata?.name ?? '') as string;
     return name.length <= Number(size[1]);
   }
+  const matches = /^self\.metadata\.name\.matches\('(.*)'\)$/.exec(rule);
+  if (matches !== null) {
+    const name = ((self as { metadata?: { name?: unknown } }).metadata?.name ?? '') as string;
+    return new RegExp(matches[1]!).test(name);
+  }
   return 'unsupported';
 }

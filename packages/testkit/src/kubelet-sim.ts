@@ -194,7 +194,8 @@ export class SimulatedKubelet {
     }));
     this.running.set(name, running);
     this.options.log?.(`kubelet: started ${name} (pid ${child.pid}, redis ${ports.port}, admin ${ports.adminPort})`);
-    const body: V1Pod = { ...pod, status: { ...(pod.status ?? {}), phase: 'Running', podIP: '127.0.0.1', startTime: new Date(), containerStatuses: [{ name: container.name, image: container.image ?? '', imageID: '', ready: true, restartCount: restarts, started: true }] } };
+    // startTime is set once per pod, as a kubelet does (a container restart keeps it).
+    const body: V1Pod = { ...pod, status: { ...(pod.status ?? {}), phase: 'Running', podIP: '127.0.0.1', startTime: pod.status?.startTime ?? new Date(), containerStatuses: [{ name: container.name, image: container.image ?? '', imageID: '', ready: true, restartCount: restarts, started: true }] } };
     await this.core.replaceNamespacedPodStatus({ name, namespace, body }).catch(ignoreNotFound);
   }
 

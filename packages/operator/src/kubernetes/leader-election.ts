@@ -26,6 +26,7 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
   /** The Lease as last seen, and when (by this process's monotonic clock) it last changed. */
   private observed: { resourceVersion: string; holder: string; atMs: number } | null = null;
   private lastRenewMs = 0;
@@ -48,6 +49,17 @@ export class LeaderElector {
   }
 
   start(): void {
+    if (this.leaseDurationMs <= this.renewDeadlineMs + this.retryMs) {
+      throw new Error('leader election: the lease duration must exceed the renew deadline plus the retry period');
+    }
+    // A watchdog independent of the API calls: a leader whose renewals hang steps down on time.
+    this.watchdog = setInterval(() => {
+      if (this.leading && performance.now() - this.lastRenewMs > this.renewDeadlineMs) {
+        this.options.log?.('leader election: could not renew the lease in time; stepping down');
+        this.setLeading(false);
+      }
+    }, 100);
+    this.watchdog.unref();
     void this.round();
   }
 
@@ -58,6 +70,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.watchdog !== null) clearInterval(this.watchdog);
     if (!this.leading) return;
     this.leading = false;
     try {
@@ -78,26 +91,24 @@ export class LeaderElector {
     } catch (error) {
       this.options.log?.(`leader election: ${error instanceof ApiException ? `HTTP ${error.code}` : (error as Error).message}`);
     }
-    if (this.leading && performance.now() - this.lastRenewMs > this.renewDeadlineMs) {
-      this.options.log?.('leader election: could not renew the lease in time; stepping down');
-      this.setLeading(false);
-    }
     if (this.stopped) return;
     this.timer = setTimeout(() => void this.round(), this.retryMs);
     this.timer.unref();
   }
 
-  private async tryAcquireOrRenew(nowMs: number): Promise<void> {
+  private async tryAcquireOrRenew(startedMs: number): Promise<void> {
     const { namespace, name, identity } = this.options;
     let lease: V1Lease | null = null;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.bounded(this.api.readNamespacedLease({ name, namespace }));
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 404)) throw error;
     }
+    // When this candidate saw the Lease (after the read: a slow read must not shorten the wait).
+    const nowMs = performance.now();
     const spec = { holderIdentity: identity, leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000), renewTime: new V1MicroTime() };
     if (lease === null) {
-      await this.write(() => this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: new V1MicroTime(), leaseTransitions: 0 } } }), nowMs);
+      await this.write(() => this.bounded(this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: new V1MicroTime(), leaseTransitions: 0 } } })), startedMs);
       return;
     }
     const holder = lease.spec?.holderIdentity ?? '';
@@ -111,20 +122,32 @@ export class LeaderElector {
     }
     const transitions = (lease.spec?.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
     const acquireTime = holder === identity ? lease.spec?.acquireTime : new V1MicroTime();
-    await this.write(() => this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...spec, acquireTime, leaseTransitions: transitions } } }), nowMs);
+    await this.write(() => this.bounded(this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...spec, acquireTime, leaseTransitions: transitions } } })), startedMs);
   }
 
   /** One write at the read resourceVersion; a 409 means another candidate wrote first. */
-  private async write(call: () => Promise<V1Lease>, nowMs: number): Promise<void> {
+  /** `startedMs`: when this attempt began — a leader counts its renewal from then (conservative). */
+  private async write(call: () => Promise<V1Lease>, startedMs: number): Promise<void> {
     try {
       const written = await call();
-      this.observed = { resourceVersion: written.metadata?.resourceVersion ?? '', holder: this.options.identity, atMs: nowMs };
-      this.lastRenewMs = nowMs;
+      // Stopped meanwhile: the Lease is released by stop(), never taken up again here.
+      if (this.stopped) return;
+      this.observed = { resourceVersion: written.metadata?.resourceVersion ?? '', holder: this.options.identity, atMs: startedMs };
+      this.lastRenewMs = startedMs;
       if (!this.leading) this.setLeading(true);
     } catch (error) {
-      if (error instanceof ApiException && (error.code === 409 || error.code === 422)) return;
+      if (error instanceof ApiException && error.code === 409) return;
       throw error;
     }
+  }
+
+  /** An API call bounded by the retry period: a hung request must not hold up the next round. */
+  private bounded<T>(call: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.retryMs} ms`)), this.retryMs);
+    });
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
   }
 
   private setLeading(leading: boolean): void {

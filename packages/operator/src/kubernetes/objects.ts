@@ -17,8 +17,8 @@
  *   ConfigMap and manage presence Leases in the namespace, nothing else.
  * The token Secret is created once by the runtime (its value must never change), not applied.
  */
+import { createHash } from 'node:crypto';
 import type { KVCluster } from '../api.js';
-import { memberConfigHash } from '../decide.js';
 
 export const REDIS_PORT = 6379;
 export const ADMIN_PORT = 8080;
@@ -82,24 +82,28 @@ function metadata(cluster: KVCluster, name: string, extra: Record<string, unknow
 
 /** Every applied object (the Secret aside), in a dependency-friendly order. */
 export function desiredObjects(cluster: KVCluster, options: { nodeImage: string; replicas: number }): KubeObject[] {
-  return [serviceAccount(cluster), role(cluster), roleBinding(cluster), mapConfigMap(cluster), headlessService(cluster), clientService(cluster), podDisruptionBudget(cluster), statefulSet(cluster, options)];
+  return [serviceAccount(cluster), role(cluster, options.replicas), roleBinding(cluster), mapConfigMap(cluster), headlessService(cluster), clientService(cluster), podDisruptionBudget(cluster), statefulSet(cluster, options)];
 }
 
 export function serviceAccount(cluster: KVCluster): KubeObject {
   return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(cluster, namesOf(cluster).serviceAccount), automountServiceAccountToken: true };
 }
 
-export function role(cluster: KVCluster): KubeObject {
+/** The node Role; `members`: how many members' presence Leases it covers (the StatefulSet's size). */
+export function role(cluster: KVCluster, members = cluster.spec.replicas): KubeObject {
   const names = namesOf(cluster);
+  const presenceLeases = Array.from({ length: Math.max(members, cluster.spec.replicas) }, (_, index) => `${names.configMap}-node-${cluster.metadata.name}-${index}`);
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: metadata(cluster, names.serviceAccount),
     rules: [
       // The map: read, watch and compare-and-swap (update at a resourceVersion) this ConfigMap only.
-      { apiGroups: [''], resources: ['configmaps'], resourceNames: [names.configMap], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
-      // Presence: one Lease per node (created by the node, so no resourceNames: create cannot be restricted by name).
-      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: [names.configMap], verbs: ['get', 'list', 'watch', 'update'] },
+      // Presence: every node reads the others' Leases; create cannot be limited by name; renewing and
+      // deleting only the members' own Leases (not the operator's leader Lease or other clusters').
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: presenceLeases, verbs: ['update', 'delete'] },
     ],
   };
 }
@@ -156,12 +160,56 @@ export function podDisruptionBudget(cluster: KVCluster): KubeObject {
   };
 }
 
+/**
+ * What a member runs with: a hash of the whole pod template (image, args, env, resources,
+ * scheduling, security). A pod whose annotation differs is rolled (the StatefulSet's OnDelete
+ * strategy leaves that to the operator).
+ */
+export function templateHash(cluster: KVCluster, nodeImage: string): string {
+  const template = (statefulSet(cluster, { nodeImage, replicas: 0 }).spec as { template: { metadata: { annotations: Record<string, string> } } }).template;
+  return template.metadata.annotations[CONFIG_HASH_ANNOTATION]!;
+}
+
 export function statefulSet(cluster: KVCluster, options: { nodeImage: string; replicas: number }): KubeObject {
+  const names = namesOf(cluster);
+  const storage = cluster.spec.storage ?? { size: DEFAULT_STORAGE };
+  const podSpec = podSpecOf(cluster, options.nodeImage);
+  const podLabels = { ...labelsOf(cluster), 'app.kubernetes.io/component': 'storage-node' };
+  const hash = createHash('sha256').update(JSON.stringify([podLabels, podSpec])).digest('hex').slice(0, 16);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: metadata(cluster, names.statefulSet),
+    spec: {
+      replicas: options.replicas,
+      serviceName: names.headless,
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'OnDelete' },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: storage.retainOnDelete === true ? 'Retain' : 'Delete', whenScaled: 'Delete' },
+      selector: { matchLabels: selectorOf(cluster) },
+      template: { metadata: { labels: podLabels, annotations: { [CONFIG_HASH_ANNOTATION]: hash } }, spec: podSpec },
+      volumeClaimTemplates: [
+        {
+          apiVersion: 'v1',
+          kind: 'PersistentVolumeClaim',
+          metadata: { name: 'data', labels: selectorOf(cluster) },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            resources: { requests: { storage: storage.size } },
+            ...(storage.storageClassName === undefined ? {} : { storageClassName: storage.storageClassName }),
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** The pod spec of every member (what templateHash covers). */
+function podSpecOf(cluster: KVCluster, nodeImage: string): Record<string, unknown> {
   const names = namesOf(cluster);
   const spec = cluster.spec;
   const namespace = cluster.metadata.namespace ?? 'default';
   const scheduling = spec.scheduling ?? {};
-  const storage = spec.storage ?? { size: DEFAULT_STORAGE };
   const env = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'BALLAST_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -183,65 +231,38 @@ export function statefulSet(cluster: KVCluster, options: { nodeImage: string; re
     '--durability', spec.durability,
   ];
   return {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: metadata(cluster, names.statefulSet),
-    spec: {
-      replicas: options.replicas,
-      serviceName: names.headless,
-      podManagementPolicy: 'Parallel',
-      updateStrategy: { type: 'OnDelete' },
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: storage.retainOnDelete === true ? 'Retain' : 'Delete', whenScaled: 'Delete' },
-      selector: { matchLabels: selectorOf(cluster) },
-      template: {
-        metadata: { labels: { ...labelsOf(cluster), 'app.kubernetes.io/component': 'storage-node' }, annotations: { [CONFIG_HASH_ANNOTATION]: memberConfigHash(spec) } },
-        spec: {
-          serviceAccountName: names.serviceAccount,
-          terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-          // The image's user (packages/storage-node/Dockerfile: USER 1000:1000); fsGroup makes the volume writable.
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-          ...(scheduling.nodeSelector === undefined ? {} : { nodeSelector: scheduling.nodeSelector }),
-          ...(scheduling.tolerations === undefined ? {} : { tolerations: scheduling.tolerations }),
-          ...(scheduling.affinity === undefined ? {} : { affinity: scheduling.affinity }),
-          ...(scheduling.topologySpreadConstraints === undefined ? {} : { topologySpreadConstraints: scheduling.topologySpreadConstraints }),
-          containers: [
-            {
-              name: 'node',
-              image: spec.image ?? options.nodeImage,
-              ...(spec.imagePullPolicy === undefined ? {} : { imagePullPolicy: spec.imagePullPolicy }),
-              args,
-              env,
-              ports: [
-                { name: 'redis', containerPort: REDIS_PORT },
-                { name: 'peer', containerPort: PEER_PORT },
-                { name: 'admin', containerPort: ADMIN_PORT },
-              ],
-              readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 2, failureThreshold: 2 },
-              livenessProbe: { httpGet: { path: '/livez', port: 'admin' }, periodSeconds: 10, failureThreshold: 6 },
-              ...(spec.resources === undefined ? {} : { resources: spec.resources }),
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-              volumeMounts: [
-                { name: 'data', mountPath: '/data' },
-                { name: 'token', mountPath: '/etc/ballast/token', readOnly: true },
-              ],
-            },
-          ],
-          volumes: [{ name: 'token', secret: { secretName: names.secret } }],
-        },
+    serviceAccountName: names.serviceAccount,
+    terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+    // The image's user (packages/storage-node/Dockerfile: USER 1000:1000); fsGroup makes the volume writable.
+    securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+    ...(scheduling.nodeSelector === undefined ? {} : { nodeSelector: scheduling.nodeSelector }),
+    ...(scheduling.tolerations === undefined ? {} : { tolerations: scheduling.tolerations }),
+    ...(scheduling.affinity === undefined ? {} : { affinity: scheduling.affinity }),
+    ...(scheduling.topologySpreadConstraints === undefined ? {} : { topologySpreadConstraints: scheduling.topologySpreadConstraints }),
+    containers: [
+      {
+        name: 'node',
+        image: spec.image ?? nodeImage,
+        ...(spec.imagePullPolicy === undefined ? {} : { imagePullPolicy: spec.imagePullPolicy }),
+        args,
+        env,
+        ports: [
+          { name: 'redis', containerPort: REDIS_PORT },
+          { name: 'peer', containerPort: PEER_PORT },
+          { name: 'admin', containerPort: ADMIN_PORT },
+        ],
+        readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 2, failureThreshold: 2 },
+        livenessProbe: { httpGet: { path: '/livez', port: 'admin' }, periodSeconds: 10, failureThreshold: 6 },
+        ...(spec.resources === undefined ? {} : { resources: spec.resources }),
+        securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+        volumeMounts: [
+          { name: 'data', mountPath: '/data' },
+          { name: 'token', mountPath: '/etc/ballast/token', readOnly: true },
+        ],
       },
-      volumeClaimTemplates: [
-        {
-          apiVersion: 'v1',
-          kind: 'PersistentVolumeClaim',
-          metadata: { name: 'data', labels: selectorOf(cluster) },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            resources: { requests: { storage: storage.size } },
-            ...(storage.storageClassName === undefined ? {} : { storageClassName: storage.storageClassName }),
-          },
-        },
-      ],
-    },
+    ],
+    // Readable by the node's group only (the token authenticates peers and admin writes).
+    volumes: [{ name: 'token', secret: { secretName: names.secret, defaultMode: 0o440 } }],
   };
 }
 

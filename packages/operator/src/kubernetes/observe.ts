@@ -10,7 +10,7 @@ import { CONFIG_HASH_ANNOTATION } from './objects.js';
 
 /** The parts of a Pod the runtime reads. */
 export interface PodView {
-  metadata?: { name?: string; annotations?: Record<string, string>; deletionTimestamp?: Date | string };
+  metadata?: { name?: string; annotations?: Record<string, string>; deletionTimestamp?: Date | string; creationTimestamp?: Date | string };
   status?: { phase?: string; startTime?: Date | string };
 }
 
@@ -29,7 +29,9 @@ export function observeMembers(pods: readonly PodView[], online: ReadonlySet<str
     .map((pod) => {
       const name = pod.metadata!.name!;
       const running = pod.metadata?.deletionTimestamp === undefined && pod.status?.phase !== 'Failed' && pod.status?.phase !== 'Succeeded';
-      const startedMs = pod.status?.startTime === undefined ? nowMs : new Date(pod.status.startTime).getTime();
+      // A pod never started (unschedulable, say) counts from its creation: it is not "starting" forever.
+      const since = pod.status?.startTime ?? pod.metadata?.creationTimestamp;
+      const startedMs = since === undefined ? nowMs : new Date(since).getTime();
       return {
         name,
         running,

@@ -3,7 +3,8 @@
  * through `@kubernetes/client-node`.
  *
  * - Informers (list + watch, relisting after 410 Gone, restarted after errors) on KVClusters, the
- *   member Pods, StatefulSets and ConfigMaps the operator manages, and the nodes' presence Leases.
+ *   member Pods and ConfigMaps the operator manages, and the nodes' presence Leases (a renewal is
+ *   not an event; a new holder is).
  *   Every event enqueues its KVCluster's key in a coalescing work queue with per-key back-off.
  * - reconcile(key): validate the spec (an invalid one is reported in the Degraded condition and an
  *   Event, and nothing else is touched); make sure the token Secret exists; observe the pods, the
@@ -36,7 +37,7 @@ import {
 import { liveRegistrations } from '@ballast/cluster-store';
 import { API_GROUP, API_VERSION, applyDefaults, validateName, validateSpec, type Condition, type KVCluster, type KVClusterSpecInput, type KVClusterStatus } from '../api.js';
 import { decide, type Action } from '../decide.js';
-import { desiredObjects, FIELD_MANAGER, namesOf, tokenSecret, type KubeObject } from './objects.js';
+import { desiredObjects, FIELD_MANAGER, namesOf, templateHash, tokenSecret, type KubeObject } from './objects.js';
 import { mapFromConfigMap, observeCluster, observeMembers, type OnlineNode } from './observe.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -120,11 +121,25 @@ export class KubernetesRuntime {
       this.pods.push(this.informer<V1Pod>(`/api/v1${base}/pods`, () => (namespace === null ? this.core.listPodForAllNamespaces({ labelSelector: MANAGED }) : this.core.listNamespacedPod({ namespace, labelSelector: MANAGED })), byInstance, MANAGED));
       this.configMaps.push(this.informer<V1ConfigMap>(`/api/v1${base}/configmaps`, () => (namespace === null ? this.core.listConfigMapForAllNamespaces({ labelSelector: MANAGED }) : this.core.listNamespacedConfigMap({ namespace, labelSelector: MANAGED })), byInstance, MANAGED));
       const coordination = `/apis/coordination.k8s.io/v1${base}/leases`;
+      // Presence Leases are renewed every second per node: only a new holder (a restarted process)
+      // is an event worth a reconcile; expiries are seen at the next wake (decide's POLL/RESYNC).
+      const holders = new Map<string, string | undefined>();
       this.leases.push(
-        this.informer<V1Lease>(coordination, () => this.listLeases(namespace), (lease) => {
-          const owner = lease.metadata?.labels?.[PRESENCE_LABEL];
-          return owner === undefined || !owner.endsWith('-map') ? null : keyOf(lease.metadata?.namespace, owner.slice(0, -'-map'.length));
-        }, PRESENCE_LABEL),
+        this.informer<V1Lease>(
+          coordination,
+          () => this.listLeases(namespace),
+          (lease) => {
+            const owner = lease.metadata?.labels?.[PRESENCE_LABEL];
+            return owner === undefined || !owner.endsWith('-map') ? null : keyOf(lease.metadata?.namespace, owner.slice(0, -'-map'.length));
+          },
+          PRESENCE_LABEL,
+          (lease) => {
+            const name = `${lease.metadata?.namespace}/${lease.metadata?.name}`;
+            const changed = holders.get(name) !== lease.spec?.holderIdentity;
+            holders.set(name, lease.spec?.holderIdentity);
+            return changed;
+          },
+        ),
       );
     }
     await Promise.all(this.informers.map((informer) => informer.start()));
@@ -145,14 +160,23 @@ export class KubernetesRuntime {
   }
 
   /** An informer whose every event enqueues the key `keyFor` gives; restarted after errors. */
-  private informer<T extends KubernetesObject>(path: string, list: () => Promise<unknown>, keyFor: (object: T) => string | null, labelSelector?: string): Cached<T> {
+  private informer<T extends KubernetesObject>(
+    path: string,
+    list: () => Promise<unknown>,
+    keyFor: (object: T) => string | null,
+    labelSelector?: string,
+    /** For updates: whether this one matters (default: every update does). */
+    significant: (object: T) => boolean = () => true,
+  ): Cached<T> {
     const informer = makeInformer<T>(this.options.config, path, list as never, labelSelector);
     const enqueue = (object: T): void => {
       const key = keyFor(object);
       if (key !== null) this.queue.add(key);
     };
     informer.on('add', enqueue);
-    informer.on('update', enqueue);
+    informer.on('update', (object) => {
+      if (significant(object)) enqueue(object);
+    });
     informer.on('delete', enqueue);
     informer.on('error', (error: unknown) => {
       if (this.stopped) return;
@@ -219,29 +243,41 @@ export class KubernetesRuntime {
     const decision = decide({
       name,
       spec,
-      status: cluster.status,
+      status: storedStatus(cluster.status),
       nowMs,
       observed: {
         generation: cluster.metadata.generation ?? 1,
         members,
         cluster: observeCluster(map, [...onlineIds], rebalanceBytes),
         lastActionError: memory.lastActionError,
+        desiredConfigHash: templateHash(object, this.options.nodeImage),
       },
     });
     memory.lastActionError = null;
     const runMembers = decision.actions.find((action): action is Extract<Action, { kind: 'run-members' }> => action.kind === 'run-members');
     const replicas = runMembers === undefined ? spec.replicas : replicasFor(name, runMembers.names);
-    for (const desired of desiredObjects(object, { nodeImage: this.options.nodeImage, replicas })) await this.apply(desired);
+    for (const desired of desiredObjects(object, { nodeImage: this.options.nodeImage, replicas })) {
+      try {
+        await this.apply(desired);
+      } catch (error) {
+        // One object the API server refuses (e.g. a change to an immutable field) must not stop the
+        // cluster's other decisions: report it (Degraded, ActionFailed) and go on.
+        if (!(error instanceof ApiException) || error.code === 409 || error.code >= 500) throw error;
+        memory.lastActionError = { action: `apply ${desired.kind}/${desired.metadata.name}`, message: describe(error) };
+      }
+    }
     for (const action of decision.actions) {
       if (action.kind === 'run-members') continue;
       this.stats.actions++;
-      await this.carryOut(object, action, online, token, memory);
+      await this.carryOut(object, action, online, token, memory, new Map(pods.map((pod) => [pod.metadata?.name ?? '', pod.metadata?.uid])));
     }
     await this.writeStatus(object, decision.status);
     const pending = decision.status.baseline.pending;
     if (pending === null) this.deadlines.delete(key);
     else this.deadlines.set(key, Date.parse(pending.deadline));
-    this.queue.addAt(key, decision.wakeAtMs);
+    // Presence renewals are not events: look again when the first registration would expire.
+    const expiries = presence.map((lease) => (lease.spec?.renewTime === undefined ? Infinity : new Date(lease.spec.renewTime).getTime() + (lease.spec.leaseDurationSeconds ?? 0) * 1000)).filter((atMs) => atMs > nowMs);
+    this.queue.addAt(key, Math.min(decision.wakeAtMs, Math.min(...expiries) + 100));
   }
 
   private async readCluster(namespace: string, name: string): Promise<(KVCluster & KubernetesObject) | null> {
@@ -298,7 +334,7 @@ export class KubernetesRuntime {
     return null;
   }
 
-  private async carryOut(cluster: KVCluster, action: Exclude<Action, { kind: 'run-members' }>, online: OnlineNode[], token: string, memory: ClusterMemory): Promise<void> {
+  private async carryOut(cluster: KVCluster, action: Exclude<Action, { kind: 'run-members' }>, online: OnlineNode[], token: string, memory: ClusterMemory, podUids: Map<string, string | undefined>): Promise<void> {
     const namespace = cluster.metadata.namespace ?? 'default';
     switch (action.kind) {
       case 'activate':
@@ -312,9 +348,12 @@ export class KubernetesRuntime {
       case 'restart-member':
         // The StatefulSet (updateStrategy OnDelete) recreates the pod from the new template; the
         // node steps down (hands its primaries off) on SIGTERM before it exits.
-        await this.core.deleteNamespacedPod({ name: action.name, namespace }).catch((error: unknown) => {
-          if (!(error instanceof ApiException && error.code === 404)) throw error;
-        });
+        // At the uid observed: never the pod the StatefulSet already recreated.
+        await this.core
+          .deleteNamespacedPod({ name: action.name, namespace, body: { preconditions: { uid: podUids.get(action.name) } } })
+          .catch((error: unknown) => {
+            if (!(error instanceof ApiException && (error.code === 404 || error.code === 409))) throw error;
+          });
         await this.event(cluster, 'Normal', 'MemberRestarted', `restarted ${action.name}: ${action.reason}`);
         return;
     }
@@ -341,9 +380,9 @@ export class KubernetesRuntime {
   }
 
   private async writeInvalid(cluster: KVCluster, errors: string[], nowMs: number): Promise<void> {
-    const previous = cluster.status;
+    const previous = cluster.status as Partial<KVClusterStatus> | undefined;
     const message = `the spec is invalid: ${errors.join('; ')}`;
-    const before = previous?.conditions.find((condition) => condition.type === 'Degraded');
+    const before = (Array.isArray(previous?.conditions) ? previous.conditions : []).find((condition) => condition.type === 'Degraded');
     const condition: Condition = {
       type: 'Degraded',
       status: 'True',
@@ -352,7 +391,7 @@ export class KubernetesRuntime {
       lastTransitionTime: before?.status === 'True' ? before.lastTransitionTime : new Date(nowMs).toISOString(),
       observedGeneration: cluster.metadata.generation ?? 1,
     };
-    const conditions = [...(previous?.conditions ?? []).filter((item) => item.type !== 'Degraded'), condition];
+    const conditions = [...(Array.isArray(previous?.conditions) ? previous.conditions : []).filter((item) => item.type !== 'Degraded'), condition];
     if (before?.reason !== 'InvalidSpec' || before.message !== message) await this.event(cluster, 'Warning', 'InvalidSpec', message);
     await this.patchStatus(cluster, { observedGeneration: cluster.metadata.generation ?? 1, conditions });
   }
@@ -360,15 +399,17 @@ export class KubernetesRuntime {
   private async writeStatus(cluster: KVCluster, status: KVClusterStatus): Promise<void> {
     const key = keyOf(cluster.metadata.namespace, cluster.metadata.name)!;
     this.statuses.set(key, status);
-    const previous = cluster.status;
-    if (previous !== undefined && JSON.stringify(previous) === JSON.stringify(status)) return;
+    const previous = storedStatus(cluster.status);
+    // Compared as stored: a merge patch drops null fields and the server may order keys its way.
+    if (previous !== undefined && canonical(previous) === canonical(status)) return;
+    await this.patchStatus(cluster, status);
+    // Events only once the status they describe is written (a refused write is decided again).
     for (const condition of status.conditions) {
       const before = previous?.conditions.find((item) => item.type === condition.type);
       if (before?.status === condition.status && before.reason === condition.reason) continue;
       const warning = (condition.type === 'Degraded' && condition.status === 'True') || (condition.type === 'Available' && condition.status === 'False');
       await this.event(cluster, warning ? 'Warning' : 'Normal', condition.reason, `${condition.type}=${condition.status}: ${condition.message}`);
     }
-    await this.patchStatus(cluster, status);
   }
 
   private async patchStatus(cluster: KVCluster, status: Partial<KVClusterStatus>): Promise<void> {
@@ -422,4 +463,29 @@ export function replicasFor(cluster: string, names: readonly string[]): number {
 function describe(error: unknown): string {
   if (error instanceof ApiException) return `HTTP ${error.code}: ${typeof error.body === 'string' ? error.body.slice(0, 300) : JSON.stringify(error.body).slice(0, 300)}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The stored status as decide() expects it, or undefined when it is partial (only what an invalid
+ * spec's report wrote) — then the reconcile starts afresh. Fields a merge patch removed because
+ * they were null are null again.
+ */
+function storedStatus(status: KVClusterStatus | undefined): KVClusterStatus | undefined {
+  if (status === undefined || !Array.isArray(status.conditions) || status.baseline === undefined || !Array.isArray(status.baseline.nodes) || status.partitions === undefined) return undefined;
+  return { ...status, baseline: { ...status.baseline, pending: status.baseline.pending ?? null }, rebalance: status.rebalance ?? null };
+}
+
+/** JSON with sorted keys and without null fields (how a merge-patched status reads back). */
+function canonical(value: unknown): string {
+  const strip = (item: unknown): unknown => {
+    if (Array.isArray(item)) return item.map(strip);
+    if (item === null || typeof item !== 'object') return item;
+    return Object.fromEntries(
+      Object.entries(item as Record<string, unknown>)
+        .filter(([, child]) => child !== null && child !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, child]) => [key, strip(child)]),
+    );
+  };
+  return JSON.stringify(strip(value));
 }
