@@ -1,7 +1,8 @@
 /**
  * The KVCluster API (group ballast.io, version v1alpha1): the single source of truth for the custom
- * resource. Part 5 generates the CRD's openAPIV3Schema from these types and their validation; the
- * local runtime (`ballast dev`) reads the same objects from a file.
+ * resource. scripts/gen-crd.mjs generates the CRD's openAPIV3Schema from these types (their doc
+ * comments become its descriptions) and the constants below; the local runtime (`ballast dev`)
+ * reads the same objects from a file.
  *
  * `applyDefaults` fills every optional field; `validateSpec` lists every problem with the field's
  * path, so a user sees all mistakes at once (`spec.partitions: must be a power of two …`).
@@ -21,7 +22,7 @@ export const REPLICAS_MAX = 128;
 
 /**
  * Longest KVCluster name: member pods (`<name>-<ordinal>`), their StatefulSet's revision-hash label
- * (`<name>-<10 characters>`, 63 at most) and services (`<name>-client`) derive from it.
+ * (`<name>-<10 characters>`, 63 at most) and Services (`<name>`, `<name>-nodes`) derive from it.
  */
 export const NAME_LENGTH_MAX = 40;
 
