@@ -2,12 +2,12 @@
 // /readyz answers 503 "shutting down" during a graceful shutdown (fault: SIGTERM while a client that
 // never reads is owed replies; invariant: the node reports not-ready, then still exits 0 without
 // waiting for that client); /metrics exports the documented
-// series (docs/admin-api.md) and their values follow what clients do; /v1/node reports the node's
+// series (docs/metrics.md) and their values follow what clients do; /v1/node reports the node's
 // state as JSON; unknown paths get a JSON 404.
 import { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCommand, RawClient, removeDirectory, startNode, type NodeProcess } from '@ballast/testkit';
-import { metricsText, nodeState, sampleValue, sleep, waitFor } from './support/node-admin.js';
+import { ballastNodeVersion, findSample, metricsText, nodeState, sampleValue, sleep, waitFor } from './support/node-admin.js';
 
 const MAX_CLIENTS = 6;
 
@@ -88,6 +88,19 @@ describe('admin HTTP', () => {
     const keys = (await client.call('DBSIZE')) as number;
     expect(sampleValue(after, 'ballast_keys')).toBe(keys);
     expect(sampleValue(after, 'ballast_connected_clients')).toBe(1);
+  });
+
+  it('standalone: rejected-request reasons at 0, LMDB bytes in use, build info; no cluster series', async () => {
+    const before = await metricsText(node.adminPort);
+    for (const reason of ['moved', 'ask', 'tryagain', 'clusterdown', 'crossslot', 'readonly', 'noauth', 'noreplicas']) {
+      expect(findSample(before, 'ballast_rejected_requests_total', { reason }), reason).toBe(0);
+    }
+    expect(findSample(before, 'ballast_build_info', { version: ballastNodeVersion() })).toBe(1);
+    expect(before).not.toMatch(/^ballast_(partitions|cluster_|peer_|replication_|failovers)/m);
+    // A durable write of 256 KiB (sync durability: replied once committed) takes that much more room.
+    expect(await client.call('SET', 'storage-bytes', Buffer.alloc(256 * 1024, 's'))).toBe('OK');
+    const after = await metricsText(node.adminPort);
+    expect(findSample(after, 'ballast_storage_bytes')! - findSample(before, 'ballast_storage_bytes')!).toBeGreaterThanOrEqual(256 * 1024);
   });
 
   it('counts connected and rejected clients', async () => {

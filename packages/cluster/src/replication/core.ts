@@ -415,6 +415,30 @@ export class ReplicationCore {
     return [...leader.peers].map(([node, progress]) => ({ node, mode: progress.mode, matchSeq: progress.matchSeq }));
   }
 
+  /**
+   * How far behind the peers of the partitions this node leads are, summed per peer over those
+   * partitions (metrics): `entries` = local lastSeq − the peer's durably acknowledged matchSeq (a
+   * peer still probing or receiving a snapshot counts from its last acknowledged position), and
+   * `bytesInFlight` = bytes of log entries sent to it and not yet acknowledged (at most
+   * inflightBytesMax per partition). Peers sorted by id; every peer of a led partition is listed,
+   * caught up or not.
+   */
+  replicationLag(): Array<{ peer: string; entries: number; bytesInFlight: number }> {
+    const byPeer = new Map<string, { peer: string; entries: number; bytesInFlight: number }>();
+    for (const runtime of this.partitions.values()) {
+      const leader = runtime.leader;
+      if (leader === null) continue;
+      const lastSeq = this.log.lastSeq(runtime.partition);
+      for (const [peer, progress] of leader.peers) {
+        let lag = byPeer.get(peer);
+        if (lag === undefined) byPeer.set(peer, (lag = { peer, entries: 0, bytesInFlight: 0 }));
+        lag.entries += Math.max(0, lastSeq - progress.matchSeq);
+        lag.bytesInFlight += progress.inflightBytes;
+      }
+    }
+    return [...byPeer.values()].sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0));
+  }
+
   /** Peers this node has a link to, as the edge reported (diagnostics). */
   connectedPeers(): string[] {
     return [...this.connected].sort();

@@ -7,6 +7,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Engine } from '../engine/engine.js';
 import type { Statistics } from '../commands/statistics.js';
 import type { CommandSpec, ServerStats } from '../commands/types.js';
+import { BALLAST_VERSION } from '../version.js';
+import { registerClusterMetrics, type ClusterFigures } from './cluster-metrics.js';
 import { FastHistogram } from './fast-histogram.js';
 
 export interface MetricsSources {
@@ -20,6 +22,8 @@ export interface MetricsSources {
   historyDiverged?: () => boolean;
   /** Cluster mode: rebalance figures of this node (null while it is joining). */
   rebalance?: () => RebalanceFigures | null;
+  /** Cluster mode: this node's membership figures (null while it is joining). */
+  cluster?: () => ClusterFigures | null;
 }
 
 export interface RebalanceFigures {
@@ -34,6 +38,13 @@ export interface RebalanceFigures {
   partitionsDropped: number;
   limitBytesPerSecond: number;
 }
+
+/**
+ * Error prefixes (lower-cased) of requests refused for routing, availability or authentication,
+ * exported by ballast_rejected_requests_total. ASK and NOREPLICAS are Redis's; this version never
+ * sends them (moves redirect by MOVED once complete; WAIT/WAITALL answer counts), so they stay 0.
+ */
+const REJECTED_REQUEST_REASONS = ['moved', 'ask', 'tryagain', 'clusterdown', 'crossslot', 'readonly', 'noauth', 'noreplicas'] as const;
 
 const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const COMMIT_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -75,6 +86,16 @@ export class NodeMetrics {
       collect() {
         this.reset();
         for (const [prefix, count] of sources.statistics.errors) this.inc({ prefix }, count);
+      },
+    });
+    new Counter({
+      name: 'ballast_rejected_requests_total',
+      help: 'Requests refused with a routing, availability or authentication error, by reason (the lower-cased error prefix: moved, ask, tryagain, clusterdown, crossslot, readonly, noauth, noreplicas); connections refused at maxclients are ballast_rejected_connections_total',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const reason of REJECTED_REQUEST_REASONS) this.inc({ reason }, sources.statistics.errors.get(reason.toUpperCase()) ?? 0);
       },
     });
     this.commandLatency = new FastHistogram(
@@ -174,6 +195,20 @@ export class NodeMetrics {
       },
     });
     new Gauge({
+      name: 'ballast_storage_bytes',
+      help: 'Bytes of the LMDB data file in use: B+tree pages (data, expiries, meta, replication log, LMDB\'s own trees) × page size, from LMDB\'s statistics; free pages awaiting reuse are not counted, the file is at least this large',
+      registers: [registry],
+      collect() {
+        this.set(sources.engine.storageBytes());
+      },
+    });
+    new Gauge({
+      name: 'ballast_build_info',
+      help: 'Always 1; the version label is this ballast-node\'s version',
+      labelNames: ['version'],
+      registers: [registry],
+    }).set({ version: BALLAST_VERSION }, 1);
+    new Gauge({
       name: 'ballast_pending_writes',
       help: 'Writes applied in memory and not yet acknowledged by the storage engine',
       registers: [registry],
@@ -245,6 +280,7 @@ export class NodeMetrics {
         registers: [registry],
       });
     }
+    if (sources.cluster !== undefined) registerClusterMetrics(registry, sources.cluster);
     this.commitLatency = new Histogram({
       name: 'ballast_persistence_commit_duration_seconds',
       help: 'Time to commit one write batch to LMDB (from hand-off to visible)',

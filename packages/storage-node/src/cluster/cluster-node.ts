@@ -30,10 +30,12 @@ import {
   type Proposal,
   type RebalanceLimits,
   type ReplicationConfig,
+  type ServeDecision,
   type WriteSynchronization,
 } from '@ballast/cluster';
 import { openStore, type ClusterMapStore, type NodeRegistration, type PresenceHandle } from '@ballast/cluster-store';
 import type { Logger } from 'pino';
+import type { ClusterFigures, ClusterPartitionState, PartitionRole, PrimaryState } from '../admin/cluster-metrics.js';
 import type { RebalanceFigures } from '../admin/metrics.js';
 import { entryBytes, type Engine, type PartitionSnapshot, type ReplicatedEntry } from '../engine/engine.js';
 import type { Access, ClusterView, Route } from './cluster-view.js';
@@ -67,6 +69,15 @@ const FULL_RESTART_DETECT_MS = 5000;
 const TICK_MS = 50;
 const CAS_ATTEMPTS_MAX = 8;
 const HISTORY_META = 'activation-history';
+
+/** ballast_primary_partitions: the state of a led partition, by why canServe refuses a write. */
+const PRIMARY_STATE_OF_REFUSAL: Partial<Record<Extract<ServeDecision, { ok: false }>['reason'], PrimaryState>> = {
+  'read-only': 'read_only',
+  'no-lease': 'no_lease',
+  'catching-up': 'catching_up',
+  'handing-off': 'handing_off',
+  inactive: 'inactive',
+};
 
 /** Wire messages between nodes (besides the core's own messages). */
 type WireMessage =
@@ -122,7 +133,8 @@ export class ClusterNode implements ClusterView {
   /**
    * Counters since this process started. entriesReceived/bytesReceived: log entries applied from
    * primaries (catch-up and live replication); snapshotBytesReceived: record bytes of snapshot chunks
-   * received (what a returning replica moved when its log no longer matched).
+   * received (what a returning replica moved when its log no longer matched). casApplied: map
+   * changes this node stored by CAS; casConflicts: CAS attempts that lost to a concurrent change.
    */
   readonly stats = {
     casConflicts: 0,
@@ -130,7 +142,12 @@ export class ClusterNode implements ClusterView {
     proposalsRejected: 0,
     snapshotsSent: 0,
     snapshotsReceived: 0,
+    /** Times this node started leading a partition at a new term, whatever the cause (activation, restart, failover, handoff). */
     failoversWon: 0,
+    /** Promotions this node won by CAS while the map named another node primary (a failover). */
+    failovers: 0,
+    /** Graceful handoffs this node took over by CAS. */
+    handoffsReceived: 0,
     entriesReceived: 0,
     bytesReceived: 0,
     snapshotBytesReceived: 0,
@@ -340,8 +357,8 @@ export class ClusterNode implements ClusterView {
   summary(): Record<string, unknown> {
     const map = this.mapValue;
     const partitions = map?.partitions ?? [];
-    const underReplicated = partitions.filter((assignment) => !assignment.lost && assignment.isr.length < assignment.replicas.length);
     const lost = partitions.flatMap((assignment, partition) => (assignment.lost ? [partition] : []));
+    const counts = this.partitionCounts();
     return {
       clusterId: map?.clusterId ?? null,
       state: map?.state ?? null,
@@ -362,13 +379,68 @@ export class ClusterNode implements ClusterView {
       },
       rebalance: this.rebalanceSummary(),
       partitions: {
-        total: partitions.length,
-        underReplicated: underReplicated.length,
-        lost: lost.length,
+        total: counts.total,
+        underReplicated: counts.under_replicated,
+        lost: counts.lost,
         lostPartitions: lost,
-        withoutOnlinePrimary: partitions.filter((assignment) => assignment.primary !== null && !this.isOnline(assignment.primary)).length,
+        withoutOnlinePrimary: counts.without_online_primary,
       },
       history: map?.history ?? [],
+    };
+  }
+
+  /** The cluster's partitions as this node's map shows them (GET /v1/cluster, ballast_cluster_partitions). */
+  partitionCounts(): Record<ClusterPartitionState, number> {
+    const counts = { total: 0, under_replicated: 0, lost: 0, moving: 0, without_online_primary: 0 };
+    for (const assignment of this.mapValue?.partitions ?? []) {
+      counts.total++;
+      if (assignment.lost) counts.lost++;
+      else if (assignment.isr.length < assignment.replicas.length) counts.under_replicated++;
+      if (assignment.target !== undefined) counts.moving++;
+      if (assignment.primary !== null && !this.isOnline(assignment.primary)) counts.without_online_primary++;
+    }
+    return counts;
+  }
+
+  /** A snapshot for the cluster metrics (admin/cluster-metrics.ts), taken at scrape time. */
+  clusterFigures(): ClusterFigures {
+    const map = this.mapValue;
+    const nowMs = performance.now();
+    const partitionsByRole: Record<PartitionRole, number> = { primary: 0, backup: 0, learner: 0 };
+    const primariesByState: Record<PrimaryState, number> = { serving: 0, read_only: 0, no_lease: 0, catching_up: 0, handing_off: 0, inactive: 0 };
+    const primariesByIsrSize = new Map<number, number>();
+    const assignments = map?.partitions ?? [];
+    for (let partition = 0; partition < assignments.length; partition++) {
+      const assignment = assignments[partition]!;
+      if (assignment.primary === this.nodeId) partitionsByRole.primary++;
+      else if (assignment.isr.includes(this.nodeId)) partitionsByRole.backup++;
+      else if (assignment.replicas.includes(this.nodeId) || assignment.target?.includes(this.nodeId) === true) partitionsByRole.learner++;
+      if (!this.core.isPrimary(partition)) continue;
+      const decision = this.core.canServe(partition, 'write', nowMs);
+      const state = decision.ok ? 'serving' : PRIMARY_STATE_OF_REFUSAL[decision.reason];
+      if (state !== undefined) primariesByState[state]++;
+      primariesByIsrSize.set(assignment.isr.length, (primariesByIsrSize.get(assignment.isr.length) ?? 0) + 1);
+    }
+    const lag = new Map(this.core.replicationLag().map((figures) => [figures.peer, figures]));
+    const peers = [...new Set([...Object.keys(map?.nodes ?? {}), ...lag.keys()])].filter((peer) => peer !== this.nodeId).sort();
+    return {
+      mapVersion: map?.version ?? 0,
+      backups: map?.backups ?? 0,
+      partitionsByRole,
+      primariesByState,
+      primariesByIsrSize,
+      peers: peers.map((peer) => ({
+        peer,
+        connected: this.links.isConnected(peer),
+        lagEntries: lag.get(peer)?.entries ?? 0,
+        lagBytes: lag.get(peer)?.bytesInFlight ?? 0,
+      })),
+      partitions: this.partitionCounts(),
+      nodes: { baseline: map?.baseline.length ?? 0, online: this.onlineNodeIds().length },
+      failovers: this.stats.failovers,
+      handoffsReceived: this.stats.handoffsReceived,
+      mapUpdates: { applied: this.stats.casApplied, conflict: this.stats.casConflicts, rejected: this.stats.proposalsRejected },
+      peerBytes: { sent: this.links.traffic.bytesSent, received: this.links.traffic.bytesReceived },
     };
   }
 
@@ -730,6 +802,7 @@ export class ClusterNode implements ClusterView {
       const stored = { ...next, version: current.version + 1 };
       const result = await this.store.compareAndSwap(current.version, stored);
       if (result.ok) {
+        this.stats.casApplied++;
         this.onMap(stored);
         return stored;
       }
@@ -847,7 +920,10 @@ export class ClusterNode implements ClusterView {
           }
         }
         const now = performance.now();
-        for (const proposal of applied) this.core.onProposalResult(proposal, 'applied', now);
+        for (const proposal of applied) {
+          this.countTakeover(current, proposal);
+          this.core.onProposalResult(proposal, 'applied', now);
+        }
         for (const { proposal, error } of rejected) {
           this.stats.proposalsRejected++;
           this.log.debug({ proposal, reason: error.message }, 'proposal rejected');
@@ -860,6 +936,15 @@ export class ClusterNode implements ClusterView {
     } finally {
       this.casRunning = false;
     }
+  }
+
+  /** Counts a takeover of this node that `before` (the map it changed) shows as a failover or a handoff. */
+  private countTakeover(before: ClusterMap, proposal: Proposal): void {
+    if (proposal.kind === 'hand-over' && proposal.candidate === this.nodeId) this.stats.handoffsReceived++;
+    if (proposal.kind !== 'promote' || proposal.candidate !== this.nodeId) return;
+    // Promoting itself (a fresh term at activation or after a restart) is not a failover.
+    const previous = before.partitions[proposal.partition]?.primary ?? null;
+    if (previous !== null && previous !== this.nodeId) this.stats.failovers++;
   }
 
   // --- Snapshots --------------------------------------------------------------------------------

@@ -201,6 +201,8 @@ export class Engine {
   private readonly acknowledgeListeners: Array<(batchId: number) => void> = [];
   private readonly commitObservers: Array<(durationMs: number, records: number) => void> = [];
   private closed = false;
+  /** The last storageBytes() figure (reported after close). */
+  private storageBytesValue = 0;
   private readonly statsValue: EngineStats = {
     batchesCommitted: 0,
     recordsWritten: 0,
@@ -697,6 +699,21 @@ export class Engine {
     return total;
   }
 
+  /**
+   * Bytes of the LMDB data file in use: the pages of every B+tree (data, expiries, meta,
+   * replication log, and LMDB's main and free-list trees, branch + leaf + overflow pages) × the
+   * page size, from LMDB's own statistics. Pages freed and awaiting reuse are not counted, so the
+   * data file is at least this large. After close, the last figure.
+   */
+  storageBytes(): number {
+    if (this.closed) return this.storageBytesValue;
+    const root = this.env.getStats() as LmdbStats & { free: LmdbStats };
+    let pages = pagesOf(root) + pagesOf(root.free);
+    for (const db of [this.data, this.expiries, this.meta, this.replog]) pages += pagesOf(db.getStats() as LmdbStats);
+    this.storageBytesValue = pages * root.pageSize;
+    return this.storageBytesValue;
+  }
+
   stats(): Readonly<EngineStats> {
     this.statsValue.overlayEntries = this.overlay.size;
     this.statsValue.acknowledgedBatchId = this.acknowledgedBatchIdValue;
@@ -1113,4 +1130,16 @@ function encodePartitionState(state: PartitionState): Buffer {
   encoded.writeDoubleLE(state.keys, 16);
   encoded.writeDoubleLE(state.keysWithExpiry, 24);
   return encoded;
+}
+
+/** What lmdb-js's getStats() reports of one B+tree (mdb_stat; its typings say `{}`). */
+interface LmdbStats {
+  pageSize: number;
+  treeBranchPageCount: number;
+  treeLeafPageCount: number;
+  overflowPages: number;
+}
+
+function pagesOf(stats: LmdbStats): number {
+  return stats.treeBranchPageCount + stats.treeLeafPageCount + stats.overflowPages;
 }

@@ -21,10 +21,11 @@ import { ConfigError, type ClusterConfig, type NodeConfig } from './config.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { renderInfo } from './info.js';
 import type { ClusterView } from '../cluster/cluster-view.js';
+import { BALLAST_VERSION } from '../version.js';
 
 /** The Redis version we answer as (HELLO, INFO redis_version): the command set we follow. */
 export const REDIS_COMPATIBLE_VERSION = '7.2.0';
-export const BALLAST_VERSION = '0.1.0';
+export { BALLAST_VERSION };
 
 const SHUTDOWN_DRAIN_MS = 10_000;
 /** How long a graceful stop waits for this node's partitions to be handed off (cluster mode). */
@@ -123,7 +124,11 @@ export class StorageServer implements ServerApi, ConnectionHost {
       disconnects: this.disconnects,
       ...(config.cluster === null
         ? {}
-        : { historyDiverged: () => this.clusterNode?.diverged != null, rebalance: () => this.clusterNode?.rebalanceFigures() ?? null }),
+        : {
+            historyDiverged: () => this.clusterNode?.diverged != null,
+            rebalance: () => this.clusterNode?.rebalanceFigures() ?? null,
+            cluster: () => this.clusterNode?.clusterFigures() ?? null,
+          }),
     });
     this.engine.onAcknowledged(() => this.releaseWaiting());
     this.engine.onCommit((durationMs, records) => {
