@@ -2,6 +2,11 @@
 // simulated kubelet that runs each StatefulSet pod as a real ballast-node process (grace 6 s):
 // - a KVCluster produces its objects, each owned by it, and reaches Available with 3 members; the
 //   emulated API server defaults it from the CRD and refuses an invalid one (422, fields named);
+// - spec.monitoring: while the Prometheus Operator's CRDs are missing, asking for a PodMonitor is
+//   reported (Degraded ActionFailed naming the CRD, and an Event) and the cluster runs on; with them
+//   (minimal CRDs registered here), a PodMonitor and a ServiceMonitor owned by the cluster, setting
+//   the target labels cluster and node; turning the toggles off deletes them. The operator metrics
+//   show the cluster (conditions, last reconcile);
 // - fault: a pod deleted (inside the grace). Invariant: no baseline change;
 // - fault: a member's machine fails (pod killed and not recreated) past the grace, with an operator
 //   restart while the change is pending. Invariants: the restarted operator keeps the deadline; the
@@ -19,10 +24,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, setHeaderOptions } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
 import { freePort, removeDirectory, SimulatedKubelet, startKubeEmulator, startTcpProxy, temporaryDirectory, type KubeEmulator } from '@ballast/testkit';
 import { KubernetesRuntime } from '../../packages/operator/dist/kubernetes/runtime.js';
 import { LeaderElector } from '../../packages/operator/dist/kubernetes/leader-election.js';
+import { registerOperatorMetrics } from '../../packages/operator/dist/metrics.js';
 import type { KVClusterStatus } from '@ballast/operator';
 import { checkNoAcknowledgedWriteLost, clusterClient, sleep, waitFor, Writer } from '../cluster/support/cluster-helpers.js';
 
@@ -119,6 +126,76 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
     expect(String(refused?.body)).toContain('spec.partitions: Unsupported value: 100');
   });
 
+  it('spec.monitoring: a missing Prometheus Operator CRD is reported and the cluster runs on; a PodMonitor and a ServiceMonitor owned by the cluster set the target labels; toggled off, they are deleted', async () => {
+    const mergePatch = setHeaderOptions('Content-Type', 'application/merge-patch+json');
+    const setMonitoring = async (monitoring: Record<string, boolean>): Promise<number> =>
+      ((await custom().patchNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv', body: { spec: { monitoring } } }, mergePatch)) as { metadata: { generation: number } }).metadata.generation;
+    const read = async (plural: string): Promise<Record<string, any> | null> => // eslint-disable-line @typescript-eslint/no-explicit-any
+      custom().getNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace: NAMESPACE, plural, name: 'kv' }).then((object) => object as Record<string, unknown>, (error: { code?: number }) => {
+        if (error.code === 404) return null;
+        throw error;
+      });
+    const degraded = (current: KVClusterStatus) => current.conditions.find((condition) => condition.type === 'Degraded');
+
+    // Not installed: reported in the status and an Event, and the rest of the reconcile goes on.
+    const missing = await setMonitoring({ podMonitor: true });
+    const reported = await waitStatus('the missing PodMonitor CRD reported', (current) => current.observedGeneration === missing && degraded(current)?.reason === 'ActionFailed', 30_000);
+    expect(degraded(reported)!.message).toContain('apply PodMonitor/kv: the CRD podmonitors.monitoring.coreos.com is not installed');
+    expect(reported).toMatchObject({ ready: '3/3', clusterState: 'ACTIVE' });
+    const events = await waitFor('the ActionFailed Event', async () => {
+      const items = (await core().listNamespacedEvent({ namespace: NAMESPACE })).items.filter((event) => event.reason === 'ActionFailed' && event.involvedObject.name === 'kv');
+      return items.length > 0 ? items : undefined;
+    }, 10_000);
+    expect(events[0]!.message).toContain('podmonitors.monitoring.coreos.com');
+
+    // Installed (minimal CRDs: the Prometheus Operator's own schemas are not needed here).
+    for (const [kind, plural] of [['PodMonitor', 'podmonitors'], ['ServiceMonitor', 'servicemonitors']] as const) {
+      await kube.create({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `${plural}.monitoring.coreos.com` },
+        spec: {
+          group: 'monitoring.coreos.com',
+          scope: 'Namespaced',
+          names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+        },
+      });
+    }
+    const both = await setMonitoring({ podMonitor: true, serviceMonitor: true });
+    const [podMonitor, serviceMonitor] = await waitFor('the PodMonitor and the ServiceMonitor', async () => {
+      const objects = await Promise.all([read('podmonitors'), read('servicemonitors')]);
+      return objects.every((object) => object !== null) ? objects : undefined;
+    }, 30_000);
+    const owner = ((await custom().getNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv' })) as { metadata: { uid: string } }).metadata.uid;
+    const relabelings = [
+      { sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_instance'], targetLabel: 'cluster' },
+      { sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'node' },
+    ];
+    for (const object of [podMonitor!, serviceMonitor!]) {
+      expect(object.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'KVCluster', name: 'kv', uid: owner, controller: true })]);
+      expect(object.metadata.labels['app.kubernetes.io/instance']).toBe('kv');
+    }
+    expect(podMonitor!.spec).toEqual({ selector: { matchLabels: { 'app.kubernetes.io/name': 'ballast', 'app.kubernetes.io/instance': 'kv' } }, podMetricsEndpoints: [{ port: 'admin', path: '/metrics', relabelings }] });
+    expect(serviceMonitor!.spec.endpoints).toEqual([{ port: 'admin', path: '/metrics', relabelings }]);
+    // The ServiceMonitor's selector matches the headless Service, whose pods are the members.
+    const headless = await core().readNamespacedService({ name: 'kv-nodes', namespace: NAMESPACE });
+    expect(headless.metadata!.labels).toMatchObject(serviceMonitor!.spec.selector.matchLabels);
+    await waitStatus('Degraded no longer ActionFailed', (current) => current.observedGeneration === both && degraded(current)?.reason !== 'ActionFailed', 30_000);
+
+    // The operator metrics (as /metrics serves them) show the cluster.
+    const registry = new Registry();
+    registerOperatorMetrics(registry, { stats: runtime.stats, clusters: () => runtime.metricsViews() });
+    const text = await registry.metrics();
+    expect(text).toContain('ballast_operator_condition{namespace="data",cluster="kv",type="Available"} 1');
+    expect(text).toContain('ballast_operator_baseline_nodes{namespace="data",cluster="kv"} 3');
+    expect(Number(/^ballast_operator_last_reconcile_timestamp_seconds\{namespace="data",cluster="kv"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(Date.now() / 1000 - 30);
+
+    // Off: deleted.
+    await setMonitoring({ podMonitor: false, serviceMonitor: false });
+    await waitFor('the PodMonitor and the ServiceMonitor deleted', async () => ((await read('podmonitors')) === null && (await read('servicemonitors')) === null ? true : undefined), 30_000);
+  }, 90_000);
+
   it('fault: a pod deleted inside the grace; invariant: no baseline change', async () => {
     await core().deleteNamespacedPod({ name: 'kv-1', namespace: NAMESPACE });
     const deadline = Date.now() + GRACE_MS + 3000;
@@ -210,7 +287,9 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
       await sampler;
       await Promise.all(writers.map((writer) => writer.stop()));
       console.log(`rolling change on Kubernetes: at most ${mostDown} member(s) down at once; ${writers.reduce((sum, writer) => sum + writer.acknowledgedCount, 0)} writes acknowledged, ${writers.reduce((sum, writer) => sum + writer.errorCount, 0)} errors`);
-      expect(mostDown).toBe(1);
+      // The invariant is "never two"; a restart's down window (exit to respawn, a few API calls) can
+      // fall between two samples, so 0 is no failure: the pids above prove every pod restarted.
+      expect(mostDown).toBeLessThanOrEqual(1);
       expect(writers.every((writer) => writer.errorCount === 0)).toBe(true);
       expect(await checkNoAcknowledgedWriteLost(client, writers)).toEqual([]);
     } finally {

@@ -1,5 +1,7 @@
 // Proves `ballast dev` (the operator's local runtime) with real processes and a 6 s grace timeout:
 // - it starts the members, activates the cluster and serves an unmodified Redis Cluster client;
+// - it lists its members as Prometheus http_sd targets (each answers /metrics), labelled as its
+//   operator metrics label the cluster, and its metrics show a quiet cluster still reconciled;
 // - fault: kill -9 of a member; the runtime restarts it inside the grace. Invariant: the baseline
 //   does not change and the member catches up by the log, not by a full copy (bytes printed);
 // - fault: a member stopped past the grace. Invariant: the baseline shrinks at the deadline (±1 s,
@@ -45,6 +47,32 @@ describe('ballast dev (3 members, grace 6 s)', () => {
       client.disconnect();
     }
   }, 90_000);
+
+  it('lists the members as Prometheus targets and reports the cluster in its metrics, reconciled while quiet', async () => {
+    const targets = (await (await fetch(api('/v1/prometheus/targets'))).json()) as unknown;
+    expect(targets).toEqual(
+      (await members()).map((member) => ({ targets: [`127.0.0.1:${member.adminPort}`], labels: { namespace: 'local', cluster: 't', node: member.name } })),
+    );
+    expect(targets).toHaveLength(3);
+    for (const target of targets as Array<{ targets: string[] }>) expect((await fetch(`http://${target.targets[0]}/metrics`)).status).toBe(200);
+    const metrics = async (): Promise<string> => (await fetch(api('/metrics'))).text();
+    const lastReconcile = (text: string): number => Number(/^ballast_operator_last_reconcile_timestamp_seconds\{namespace="local",cluster="t"\} (\S+)$/m.exec(text)?.[1]);
+    const first = await metrics();
+    for (const line of [
+      'ballast_operator_baseline_nodes{namespace="local",cluster="t"} 3',
+      'ballast_operator_replicas_desired{namespace="local",cluster="t"} 3',
+      'ballast_operator_rebalance_progress_ratio{namespace="local",cluster="t"} 1',
+      'ballast_operator_condition{namespace="local",cluster="t",type="Available"} 1',
+      'ballast_operator_condition{namespace="local",cluster="t",type="BaselinePending"} 0',
+    ]) {
+      expect(first).toContain(line);
+    }
+    expect(first).toMatch(/^ballast_operator_reconcile_duration_seconds_count [1-9]/m);
+    expect(first).toMatch(/^ballast_build_info\{version="[^"]+"\} 1$/m);
+    expect(lastReconcile(first)).toBeGreaterThan(Date.now() / 1000 - 30);
+    // Nothing changes meanwhile: the timestamp still advances.
+    await waitFor('another reconcile of the quiet cluster', async () => (lastReconcile(await metrics()) > lastReconcile(first) ? true : undefined), 30_000, 200);
+  }, 60_000);
 
   it('fault: kill -9 of a member inside the grace; invariant: baseline unchanged, catch-up by log only', async () => {
     const victim = (await members()).find((member) => member.name === 't-1')!;

@@ -86,11 +86,20 @@ export interface KVClusterSpec {
     /** Name of the Secret (default `<name>-token`). */
     secretName?: string;
   };
-  /** Prometheus Operator objects created with the cluster (Kubernetes). */
+  /**
+   * Prometheus Operator objects the operator keeps for this cluster (Kubernetes), owned by it and
+   * deleted when their toggle is turned off. Each scrapes every member's admin port (`/metrics`)
+   * and labels its series `cluster` (this object's name) and `node` (the pod); Prometheus adds
+   * `namespace`. Turn on one of the two, not both (each member would be scraped twice). They need
+   * the Prometheus Operator's CRDs: without them the cluster runs on and reports Degraded, reason
+   * ActionFailed, naming the missing CRD. Alert rules are not made per cluster: the Helm chart
+   * installs them once per installation, and they cover every cluster by its `cluster` label.
+   */
   monitoring?: {
+    /** A ServiceMonitor `<name>` on the headless Service `<name>-nodes`, port `admin`. */
     serviceMonitor?: boolean;
+    /** A PodMonitor `<name>` selecting the member pods, port `admin`. */
     podMonitor?: boolean;
-    prometheusRule?: boolean;
   };
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `ballast`: the operator's command line.
- * - `ballast dev -f FILE [--data-dir DIR] [--base-port N] [--admin-port N]` runs a KVCluster on this
- *   machine with real ballast-node processes.
+ * - `ballast dev -f FILE [--data-dir DIR] [--base-port N] [--admin-port N] [--netns-lab NAME]` runs
+ *   a KVCluster on this machine with real ballast-node processes.
  * - `ballast operator [...]` reconciles KVClusters on Kubernetes (see OPERATOR_USAGE).
  */
 import { createRequire } from 'node:module';
@@ -11,13 +11,16 @@ import { parseArgs } from 'node:util';
 import { startDevAdmin } from './local/http.js';
 import { LocalRuntime } from './local/runtime.js';
 
-const USAGE = `Usage: ballast dev -f FILE [--data-dir DIR] [--base-port N] [--admin-port N]
+const USAGE = `Usage: ballast dev -f FILE [--data-dir DIR] [--base-port N] [--admin-port N] [--netns-lab NAME]
 
   -f, --file FILE     a KVCluster manifest (YAML), e.g. manifests/examples/kvcluster-dev.yaml
   --data-dir DIR      where members keep their data (default .data/<cluster name>)
   --base-port N       member i serves Redis on N+i, admin on N+100+i, peers on N+200+i;
                       the ClusterMap store listens on N+300 (default 7000)
-  --admin-port N      this runtime's admin HTTP (default base port + 400)`;
+  --admin-port N      this runtime's admin HTTP (default base port + 400)
+  --netns-lab NAME    testing option (root): run member i in network namespace ns-NAME-i of an
+                      existing NetworkLab (packages/testkit/src/netns.ts) on its address there,
+                      with the ClusterMap store on the address of bridge br-NAME`;
 
 const OPERATOR_USAGE = `Usage: ballast operator [--namespaces NS1,NS2] [--leader-elect] [--leader-election-namespace NS]
                         [--metrics-port 8080] [--health-port 8081] [--node-image IMAGE] [--log-level info]
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
       'data-dir': { type: 'string' },
       'base-port': { type: 'string' },
       'admin-port': { type: 'string' },
+      'netns-lab': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,12 +72,14 @@ async function main(): Promise<void> {
   const { readFileSync } = await import('node:fs');
   const name = parseKVClusterFile(readFileSync(file, 'utf8')).name;
   const dataDir = path.resolve(values['data-dir'] ?? path.join('.data', name));
-  const runtime = new LocalRuntime({ file, dataDir, basePort, nodeMain, log });
+  const netnsLab = values['netns-lab'];
+  const runtime = new LocalRuntime({ file, dataDir, basePort, nodeMain, log, ...(netnsLab === undefined ? {} : { netnsLab }) });
   await runtime.start();
   const server = await startDevAdmin(runtime, adminPort);
   const ports = Array.from({ length: runtime.spec.replicas }, (_, index) => runtime.ports(index).port);
   log(`KVCluster ${name}: ${runtime.spec.replicas} members on ports ${ports.join(', ')}; data in ${dataDir}`);
-  log(`connect: redis-cli -c -p ${ports[0]}    status: curl http://127.0.0.1:${adminPort}/v1/kvcluster    members: curl http://127.0.0.1:${adminPort}/v1/members`);
+  const host = runtime.memberViews()[0]?.host ?? '127.0.0.1';
+  log(`connect: redis-cli -c ${host === '127.0.0.1' ? '' : `-h ${host} `}-p ${ports[0]}    status: curl http://127.0.0.1:${adminPort}/v1/kvcluster    members: curl http://127.0.0.1:${adminPort}/v1/members`);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -3,13 +3,15 @@
 // timer, a second event restarts it, a return cancels it, the deadline sets the baseline; a pending
 // deadline survives an operator restart (status in, same deadline out); manual mode only reports;
 // scale-out joins after the grace; scale-in drains before it stops anything; rolling restarts go one
-// member at a time and say why they wait. Also the KVCluster defaults, validation and durations.
+// member at a time and say why they wait; whatever it waits for, it asks to be called again within
+// RESYNC_MS. Also the KVCluster defaults, validation and durations.
 import { describe, expect, it } from 'vitest';
 import {
   applyDefaults,
   decide,
   memberConfigHash,
   parseDurationMs,
+  RESYNC_MS,
   validateSpec,
   type Action,
   type Decision,
@@ -270,5 +272,22 @@ describe('decide: rolling changes', () => {
     expect(condition(second, 'Available').lastTransitionTime).toBe(new Date(T0).toISOString());
     const degraded = run({ cluster: active(ALL, ALL, { partitions: { total: 16, underReplicated: 0, lost: 2 } }) }, T0 + 120_000, second.status);
     expect(condition(degraded, 'Available')).toMatchObject({ status: 'False', reason: 'PartitionsLost', lastTransitionTime: new Date(T0 + 120_000).toISOString() });
+  });
+});
+
+describe('decide: wake-up', () => {
+  it('asks to be called again within RESYNC_MS (at most 30 s) whatever it waits for, so a quiet cluster is still reconciled', () => {
+    const longGrace = spec({ baseline: { autoAdjust: { enabled: true, graceTimeout: '1h' } } });
+    const pending = run({ cluster: active(ALL, ['kv-0', 'kv-1']) }, T0, undefined, longGrace);
+    const manual = spec({ baseline: { autoAdjust: { enabled: false, graceTimeout: '10s' } } });
+    const cases: Array<[string, number, Decision]> = [
+      ['stable', T0, run({ cluster: active(ALL, ALL) }, T0)],
+      ['unreachable', T0, run({ cluster: null }, T0)],
+      ['a pending change due in an hour', T0 + 1000, run({ cluster: active(ALL, ['kv-0', 'kv-1']) }, T0 + 1000, pending.status, longGrace)],
+      ['manual mode', T0, run({ cluster: active(ALL, ['kv-0', 'kv-1']) }, T0, undefined, manual)],
+      ['deactivated', T0, run({ cluster: { ...active(ALL, ALL), state: 'INACTIVE' } }, T0)],
+    ];
+    expect(RESYNC_MS).toBeLessThanOrEqual(30_000);
+    for (const [what, nowMs, decision] of cases) expect(decision.wakeAtMs - nowMs, what).toBeLessThanOrEqual(RESYNC_MS);
   });
 });

@@ -1,11 +1,13 @@
 // The pure parts of the Kubernetes runtime: the objects built for a KVCluster (owner references,
-// labels, the StatefulSet's pod template and restart policy, least-privilege node Role), the
+// labels, the StatefulSet's pod template and restart policy, least-privilege node Role, the
+// Prometheus Operator PodMonitor / ServiceMonitor and the target labels they set), the
 // observation of pods / ClusterMap / presence, the StatefulSet size for a run-members action, and
 // the work queue's coalescing and back-off.
 import { activate, createMap, registerNode } from '@ballast/cluster';
+import { PodMonitor, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { describe, expect, it } from 'vitest';
 import { applyDefaults, type KVCluster } from '../src/api.js';
-import { CONFIG_HASH_ANNOTATION, desiredObjects, storeUrlOf, templateHash, tokenSecret } from '../src/kubernetes/objects.js';
+import { CONFIG_HASH_ANNOTATION, desiredObjects, MONITORING_KINDS, podMonitor, serviceMonitor, storeUrlOf, templateHash, tokenSecret } from '../src/kubernetes/objects.js';
 import { mapFromConfigMap, observeCluster, observeMembers } from '../src/kubernetes/observe.js';
 import { replicasFor } from '../src/kubernetes/runtime.js';
 import { WorkQueue } from '../src/kubernetes/work-queue.js';
@@ -56,6 +58,33 @@ describe('objects of a KVCluster', () => {
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['kv-map-node-kv-0', 'kv-map-node-kv-1', 'kv-map-node-kv-2', 'kv-map-node-kv-3'], verbs: ['update', 'delete'] },
     ]);
     expect(JSON.stringify(rules)).not.toContain('*');
+  });
+
+  it('scrapes the members through a PodMonitor or a ServiceMonitor, owned and labelled, setting the target labels cluster and node', () => {
+    const relabelings = [
+      { sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_instance'], targetLabel: 'cluster' },
+      { sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'node' },
+    ];
+    const pods = podMonitor(cluster()) as Any;
+    const services = serviceMonitor(cluster()) as Any;
+    // Valid against the Prometheus Operator's own schemas (throws otherwise).
+    new PodMonitor(pods as never).validate();
+    new ServiceMonitor(services as never).validate();
+    for (const object of [pods, services]) {
+      expect(object.apiVersion).toBe('monitoring.coreos.com/v1');
+      expect(object.metadata).toMatchObject({ name: 'kv', namespace: 'data', ownerReferences: [{ kind: 'KVCluster', uid: 'uid-1', controller: true }] });
+      expect(object.metadata.labels['app.kubernetes.io/instance']).toBe('kv');
+    }
+    const set = byKind('StatefulSet')[0]!;
+    expect(pods.spec).toEqual({ selector: { matchLabels: set.spec.selector.matchLabels }, podMetricsEndpoints: [{ port: 'admin', path: '/metrics', relabelings }] });
+    expect(services.spec.endpoints).toEqual([{ port: 'admin', path: '/metrics', relabelings }]);
+    // The selector picks the headless Service (every member, ready or not), not the client Service.
+    const selects = (service: Any): boolean => Object.entries(services.spec.selector.matchLabels as Record<string, string>).every(([key, value]) => service.metadata.labels[key] === value);
+    expect(byKind('Service').filter(selects).map((service) => service.metadata.name)).toEqual(['kv-nodes']);
+    expect(byKind('Service').find((service) => service.metadata.name === 'kv-nodes')!.spec.ports).toContainEqual({ name: 'admin', port: 8080, targetPort: 'admin' });
+    // Not among the objects applied with the rest: the runtime applies them per spec.monitoring.
+    expect(objects.some((object) => object.apiVersion.startsWith('monitoring.coreos.com'))).toBe(false);
+    expect(MONITORING_KINDS.map((kind) => [kind.kind, kind.plural, kind.field])).toEqual([['PodMonitor', 'podmonitors', 'podMonitor'], ['ServiceMonitor', 'servicemonitors', 'serviceMonitor']]);
   });
 
   it('any pod template change (durability, image, scheduling, the operator\'s default image) changes the hash; scaling does not', () => {

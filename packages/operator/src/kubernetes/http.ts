@@ -6,7 +6,7 @@
 import type { Server } from 'node:http';
 import express from 'express';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { registerOperatorMetrics } from '../metrics.js';
+import { emptyReconcileStats, registerOperatorMetrics } from '../metrics.js';
 import type { KubernetesRuntime } from './runtime.js';
 
 export interface OperatorHttpState {
@@ -24,25 +24,13 @@ function listen(app: express.Express, port: number, host: string): Promise<Serve
 export async function startOperatorHttp(state: OperatorHttpState, options: { metricsPort: number; healthPort: number; host?: string }): Promise<Server[]> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const empty = { reconciles: 0, reconcileErrors: 0, reconcileSecondsTotal: 0 };
+  // A standby (no runtime yet) reports no cluster and no reconcile.
+  const empty = emptyReconcileStats();
   registerOperatorMetrics(registry, {
     get stats() {
       return state.runtime()?.stats ?? empty;
     },
-    clusters: () => {
-      const runtime = state.runtime();
-      if (runtime === null) return [];
-      return [...runtime.statuses.entries()].map(([key, status]) => {
-        const [namespace, cluster] = key.split('/') as [string, string];
-        return {
-          namespace,
-          cluster,
-          pendingDeadlineMs: runtime.deadlines.get(key) ?? null,
-          members: runtime.memberCounts.get(key) ?? { ready: 0, running: 0, stopped: 0 },
-          partitions: { underReplicated: status.partitions.underReplicated, lost: status.partitions.lost },
-        };
-      });
-    },
+    clusters: () => state.runtime()?.metricsViews() ?? [],
   });
   new Gauge({
     name: 'ballast_operator_leader',

@@ -15,10 +15,13 @@
  * - ConfigMap `<name>-map`: the ClusterMap store (kubernetes:// backend), created empty.
  * - ServiceAccount, Role and RoleBinding `<name>-node`: the nodes may read and update their map's
  *   ConfigMap and manage presence Leases in the namespace, nothing else.
+ * - PodMonitor and ServiceMonitor `<name>` (Prometheus Operator, monitoring.coreos.com/v1), each only
+ *   while its spec.monitoring toggle is on (MONITORING_KINDS): the runtime applies them apart from the
+ *   rest, since their CRDs may be missing, and deletes them when the toggle goes off.
  * The token Secret is created once by the runtime (its value must never change), not applied.
  */
 import { createHash } from 'node:crypto';
-import type { KVCluster } from '../api.js';
+import type { KVCluster, KVClusterSpec } from '../api.js';
 
 export const REDIS_PORT = 6379;
 export const ADMIN_PORT = 8080;
@@ -124,11 +127,18 @@ export function mapConfigMap(cluster: KVCluster): KubeObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: metadata(cluster, namesOf(cluster).configMap) };
 }
 
+/** Label that tells the headless Service from the client Service (the ServiceMonitor selects it). */
+export const SERVICE_ROLE_LABEL = 'ballast.io/service';
+
+function headlessServiceLabels(cluster: KVCluster): Record<string, string> {
+  return { ...labelsOf(cluster), [SERVICE_ROLE_LABEL]: 'nodes' };
+}
+
 export function headlessService(cluster: KVCluster): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: metadata(cluster, namesOf(cluster).headless),
+    metadata: metadata(cluster, namesOf(cluster).headless, { labels: headlessServiceLabels(cluster) }),
     spec: {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
@@ -265,6 +275,53 @@ function podSpecOf(cluster: KVCluster, nodeImage: string): Record<string, unknow
     volumes: [{ name: 'token', secret: { secretName: names.secret, defaultMode: 0o440 } }],
   };
 }
+
+export const MONITORING_GROUP = 'monitoring.coreos.com';
+export const MONITORING_VERSION = 'v1';
+
+/**
+ * Target labels of every scraped member, the ones the operator's metrics and the alert rules use:
+ * `cluster` (the KVCluster's name, from its pods' instance label) and `node` (the pod, which is the
+ * node id). The Prometheus Operator adds `namespace` itself.
+ */
+const SCRAPE_RELABELINGS = [
+  { sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_instance'], targetLabel: 'cluster' },
+  { sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'node' },
+];
+
+/** The member pods' admin port, `/metrics`. */
+export function podMonitor(cluster: KVCluster): KubeObject {
+  return {
+    apiVersion: `${MONITORING_GROUP}/${MONITORING_VERSION}`,
+    kind: 'PodMonitor',
+    metadata: metadata(cluster, cluster.metadata.name),
+    spec: { selector: { matchLabels: selectorOf(cluster) }, podMetricsEndpoints: [{ port: 'admin', path: '/metrics', relabelings: SCRAPE_RELABELINGS }] },
+  };
+}
+
+/** The headless Service's admin port (every member, ready or not), `/metrics`. */
+export function serviceMonitor(cluster: KVCluster): KubeObject {
+  return {
+    apiVersion: `${MONITORING_GROUP}/${MONITORING_VERSION}`,
+    kind: 'ServiceMonitor',
+    metadata: metadata(cluster, cluster.metadata.name),
+    spec: { selector: { matchLabels: { ...selectorOf(cluster), [SERVICE_ROLE_LABEL]: 'nodes' } }, endpoints: [{ port: 'admin', path: '/metrics', relabelings: SCRAPE_RELABELINGS }] },
+  };
+}
+
+export interface MonitoringKind {
+  kind: 'PodMonitor' | 'ServiceMonitor';
+  plural: 'podmonitors' | 'servicemonitors';
+  /** Its toggle in spec.monitoring. */
+  field: keyof NonNullable<KVClusterSpec['monitoring']>;
+  build: (cluster: KVCluster) => KubeObject;
+}
+
+/** The Prometheus Operator objects a KVCluster may ask for, each named like the cluster. */
+export const MONITORING_KINDS: readonly MonitoringKind[] = [
+  { kind: 'PodMonitor', plural: 'podmonitors', field: 'podMonitor', build: podMonitor },
+  { kind: 'ServiceMonitor', plural: 'servicemonitors', field: 'serviceMonitor', build: serviceMonitor },
+];
 
 /** The token Secret, created once when absent. */
 export function tokenSecret(cluster: KVCluster, token: string): KubeObject {

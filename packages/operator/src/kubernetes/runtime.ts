@@ -12,7 +12,11 @@
  *   objects (objects.ts) with the StatefulSet's replicas from the decision; carry out the actions
  *   (activate and set the baseline through a node's admin API; a rolling restart deletes one pod,
  *   which the StatefulSet recreates with the new template); write the status subresource when it
- *   changed, with an Event per condition transition; schedule the next look at decision.wakeAtMs.
+ *   changed, with an Event per condition transition; schedule the next look at decision.wakeAtMs
+ *   (at most RESYNC_MS away, also for an invalid spec, so a quiet cluster is still looked at).
+ * - spec.monitoring: the PodMonitor / ServiceMonitor asked for are applied before decide() (a
+ *   missing Prometheus Operator CRD is reported in the same reconcile, as ActionFailed) and deleted
+ *   when their toggle is off.
  * - Every timer lives in the KVCluster's status (decide's contract), so a restarted or failed-over
  *   operator keeps a pending baseline change's deadline.
  */
@@ -36,8 +40,9 @@ import {
 } from '@kubernetes/client-node';
 import { liveRegistrations } from '@ballast/cluster-store';
 import { API_GROUP, API_VERSION, applyDefaults, validateName, validateSpec, type Condition, type KVCluster, type KVClusterSpecInput, type KVClusterStatus } from '../api.js';
-import { decide, type Action } from '../decide.js';
-import { desiredObjects, FIELD_MANAGER, namesOf, templateHash, tokenSecret, type KubeObject } from './objects.js';
+import { decide, RESYNC_MS, type Action } from '../decide.js';
+import { DurationHistogram, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
+import { desiredObjects, FIELD_MANAGER, MONITORING_GROUP, MONITORING_KINDS, MONITORING_VERSION, namesOf, templateHash, tokenSecret, type KubeObject } from './objects.js';
 import { mapFromConfigMap, observeCluster, observeMembers, type OnlineNode } from './observe.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -59,28 +64,26 @@ export interface KubernetesRuntimeOptions {
   informerRetryMs?: number;
 }
 
-export interface RuntimeStats {
-  reconciles: number;
-  reconcileErrors: number;
-  reconcileSecondsTotal: number;
+export interface RuntimeStats extends ReconcileStats {
   conflicts: number;
   actions: number;
 }
 
 interface ClusterMemory {
   lastActionError: { action: string; message: string } | null;
+  /**
+   * Monitoring objects (by kind) this process applied, or found absent. A kind not in the map may
+   * have been left by an earlier operator process: deleted once when its toggle is off.
+   */
+  monitoring: Map<string, 'applied' | 'absent'>;
 }
 
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 export class KubernetesRuntime {
-  readonly stats: RuntimeStats = { reconciles: 0, reconcileErrors: 0, reconcileSecondsTotal: 0, conflicts: 0, actions: 0 };
-  /** Pending baseline deadlines (ms since the epoch) by namespace/name, for /metrics. */
-  readonly deadlines = new Map<string, number>();
-  /** The last status written, by namespace/name, for /metrics. */
-  readonly statuses = new Map<string, KVClusterStatus>();
-  /** Members by state at the last reconcile, by namespace/name, for /metrics. */
-  readonly memberCounts = new Map<string, Record<'ready' | 'running' | 'stopped', number>>();
+  readonly stats: RuntimeStats = { reconciles: 0, reconcileErrors: 0, reconcileDurations: new DurationHistogram(), conflicts: 0, actions: 0 };
+  /** Each cluster as its last completed reconcile left it, by namespace/name, for /metrics. */
+  private readonly views = new Map<string, ClusterMetricsView>();
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly objects: KubernetesObjectApi;
@@ -146,6 +149,11 @@ export class KubernetesRuntime {
     for (const informer of this.kvclusters) for (const object of informer.list()) this.queue.add(keyOf(object.metadata?.namespace, object.metadata?.name)!);
   }
 
+  /** Every cluster reconciled, as the operator metrics show it. */
+  metricsViews(): ClusterMetricsView[] {
+    return [...this.views.values()];
+  }
+
   /** Stops watching and reconciling; resolves once a reconcile in progress has finished. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -198,7 +206,7 @@ export class KubernetesRuntime {
     try {
       await this.reconcileCluster(key);
     } finally {
-      this.stats.reconcileSecondsTotal += (performance.now() - started) / 1000;
+      this.stats.reconcileDurations.observe((performance.now() - started) / 1000);
     }
   }
 
@@ -209,20 +217,21 @@ export class KubernetesRuntime {
     const cluster = await this.readCluster(namespace, name);
     if (cluster === null || cluster.metadata.deletionTimestamp !== undefined) {
       // Deleted: owner references let the garbage collector remove what the operator created.
-      this.deadlines.delete(key);
-      this.statuses.delete(key);
-      this.memberCounts.delete(key);
+      this.views.delete(key);
       this.memory.delete(key);
       return;
     }
-    const memory = this.memory.get(key) ?? { lastActionError: null };
+    const memory = this.memory.get(key) ?? { lastActionError: null, monitoring: new Map() };
     this.memory.set(key, memory);
     const spec = applyDefaults((cluster.spec ?? {}) as KVClusterSpecInput);
     const object: KVCluster = { ...cluster, spec };
     const nowMs = Date.now();
     const errors = [...validateName(name), ...validateSpec(spec)];
     if (errors.length > 0) {
-      await this.writeInvalid(object, errors, nowMs);
+      const status = await this.writeInvalid(object, errors, nowMs);
+      this.views.set(key, { namespace, cluster: name, replicasDesired: Number.isInteger(spec.replicas) ? spec.replicas : null, lastReconcileMs: Date.now(), members: null, status });
+      // Nothing else wakes it: look again as at any resync (the metrics show it is watched).
+      this.queue.addAt(key, nowMs + RESYNC_MS);
       return;
     }
     const token = await this.ensureToken(object);
@@ -234,12 +243,8 @@ export class KubernetesRuntime {
     const online = liveRegistrations(presence, nowMs);
     const onlineIds = new Set(online.map((node) => node.nodeId));
     const members = observeMembers(pods, onlineIds, nowMs);
-    this.memberCounts.set(key, {
-      ready: members.filter((member) => member.online).length,
-      running: members.filter((member) => member.running).length,
-      stopped: members.filter((member) => !member.running).length,
-    });
     const rebalanceBytes = map !== null && map.partitions.some((assignment) => assignment.target !== undefined) ? await this.rebalanceBytes(online) : null;
+    const monitoringError = await this.reconcileMonitoring(object, memory);
     const decision = decide({
       name,
       spec,
@@ -249,7 +254,7 @@ export class KubernetesRuntime {
         generation: cluster.metadata.generation ?? 1,
         members,
         cluster: observeCluster(map, [...onlineIds], rebalanceBytes),
-        lastActionError: memory.lastActionError,
+        lastActionError: memory.lastActionError ?? monitoringError,
         desiredConfigHash: templateHash(object, this.options.nodeImage),
       },
     });
@@ -272,9 +277,14 @@ export class KubernetesRuntime {
       await this.carryOut(object, action, online, token, memory, new Map(pods.map((pod) => [pod.metadata?.name ?? '', pod.metadata?.uid])));
     }
     await this.writeStatus(object, decision.status);
-    const pending = decision.status.baseline.pending;
-    if (pending === null) this.deadlines.delete(key);
-    else this.deadlines.set(key, Date.parse(pending.deadline));
+    this.views.set(key, {
+      namespace,
+      cluster: name,
+      replicasDesired: spec.replicas,
+      lastReconcileMs: Date.now(),
+      members: { ready: members.filter((member) => member.online).length, running: members.filter((member) => member.running).length, stopped: members.filter((member) => !member.running).length },
+      status: decision.status,
+    });
     // Presence renewals are not events: look again when the first registration would expire.
     const expiries = presence.map((lease) => (lease.spec?.renewTime === undefined ? Infinity : new Date(lease.spec.renewTime).getTime() + (lease.spec.leaseDurationSeconds ?? 0) * 1000)).filter((atMs) => atMs > nowMs);
     this.queue.addAt(key, Math.min(decision.wakeAtMs, Math.min(...expiries) + 100));
@@ -291,6 +301,52 @@ export class KubernetesRuntime {
 
   private async apply(object: KubeObject): Promise<void> {
     await this.objects.patch(object as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+  }
+
+  /**
+   * Applies the Prometheus Operator objects spec.monitoring turns on and deletes those it turns off.
+   * Returns the first problem to report (a missing CRD is a 404), or null; conflicts and server
+   * errors fail the reconcile (retried with back-off). Through CustomObjectsApi with the plurals
+   * known, not the discovery of KubernetesObjectApi: a missing CRD is then a plain 404.
+   */
+  private async reconcileMonitoring(cluster: KVCluster, memory: ClusterMemory): Promise<{ action: string; message: string } | null> {
+    const namespace = cluster.metadata.namespace ?? 'default';
+    const name = cluster.metadata.name;
+    let problem: { action: string; message: string } | null = null;
+    for (const monitoring of MONITORING_KINDS) {
+      const wanted = cluster.spec.monitoring?.[monitoring.field] === true;
+      const before = memory.monitoring.get(monitoring.kind);
+      if (!wanted && before === 'absent') continue;
+      const request = { group: MONITORING_GROUP, version: MONITORING_VERSION, namespace, plural: monitoring.plural, name };
+      try {
+        if (wanted) {
+          await this.custom.patchNamespacedCustomObject(
+            { ...request, body: monitoring.build(cluster), fieldManager: FIELD_MANAGER, force: true },
+            setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+          );
+          memory.monitoring.set(monitoring.kind, 'applied');
+        } else {
+          await this.custom.deleteNamespacedCustomObject(request).catch((error: unknown) => {
+            // Already gone, or the CRD is not installed: absent either way.
+            if (!(error instanceof ApiException && error.code === 404)) throw error;
+          });
+          memory.monitoring.set(monitoring.kind, 'absent');
+          if (before === 'applied') this.options.log(`${namespace}/${name}: deleted ${monitoring.kind} ${name} (spec.monitoring.${monitoring.field} is off)`);
+        }
+      } catch (error) {
+        if (!(error instanceof ApiException) || error.code === 409 || error.code >= 500) throw error;
+        const action = `${wanted ? 'apply' : 'delete'} ${monitoring.kind}/${name}`;
+        const message =
+          error.code === 404
+            ? `the CRD ${monitoring.plural}.${MONITORING_GROUP} is not installed (install the Prometheus Operator, or set spec.monitoring.${monitoring.field} to false)`
+            : describe(error);
+        this.options.log(`${namespace}/${name}: ${action}: ${message}`);
+        // Cleaning up after an earlier process is best effort; failing at what the spec asks is reported.
+        if (wanted || before === 'applied') problem ??= { action, message };
+        else memory.monitoring.set(monitoring.kind, 'absent');
+      }
+    }
+    return problem;
   }
 
   /** The cluster token: read from its Secret, which is created with a random token when absent. */
@@ -379,7 +435,8 @@ export class KubernetesRuntime {
     memory.lastActionError = { action, message: 'no member answered on its admin port' };
   }
 
-  private async writeInvalid(cluster: KVCluster, errors: string[], nowMs: number): Promise<void> {
+  /** Reports an invalid spec (Degraded, InvalidSpec) and returns the status written. */
+  private async writeInvalid(cluster: KVCluster, errors: string[], nowMs: number): Promise<Partial<KVClusterStatus>> {
     const previous = cluster.status as Partial<KVClusterStatus> | undefined;
     const message = `the spec is invalid: ${errors.join('; ')}`;
     const before = (Array.isArray(previous?.conditions) ? previous.conditions : []).find((condition) => condition.type === 'Degraded');
@@ -393,12 +450,12 @@ export class KubernetesRuntime {
     };
     const conditions = [...(Array.isArray(previous?.conditions) ? previous.conditions : []).filter((item) => item.type !== 'Degraded'), condition];
     if (before?.reason !== 'InvalidSpec' || before.message !== message) await this.event(cluster, 'Warning', 'InvalidSpec', message);
-    await this.patchStatus(cluster, { observedGeneration: cluster.metadata.generation ?? 1, conditions });
+    const status = { observedGeneration: cluster.metadata.generation ?? 1, conditions };
+    await this.patchStatus(cluster, status);
+    return status;
   }
 
   private async writeStatus(cluster: KVCluster, status: KVClusterStatus): Promise<void> {
-    const key = keyOf(cluster.metadata.namespace, cluster.metadata.name)!;
-    this.statuses.set(key, status);
     const previous = storedStatus(cluster.status);
     // Compared as stored: a merge patch drops null fields and the server may order keys its way.
     if (previous !== undefined && canonical(previous) === canonical(status)) return;

@@ -8,15 +8,31 @@
  *
  * Ports: member i serves Redis on basePort + i, admin HTTP on basePort + 100 + i and its peer link
  * on basePort + 200 + i; the store listens on basePort + 300.
+ *
+ * The member processes' pids are kept in `<data-dir>/member-processes.json`: a runtime that died
+ * without stopping its members (kill -9) leaves them running, and the next one adopts them instead
+ * of starting a second ballast-node on the same data directory and ports.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { startEmbeddedStore, type EmbeddedStoreServer } from '@ballast/cluster-store';
 import { applyDefaults, validateSpec, type KVCluster, type KVClusterSpec, type KVClusterSpecInput, type KVClusterStatus } from '../api.js';
 import { decide, memberConfigHash, type Action, type Observed, type ObservedCluster } from '../decide.js';
+import { DurationHistogram, LOCAL_NAMESPACE, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
 import { parseKVClusterFile } from './manifest.js';
+import {
+  adoptProcess,
+  LOOPBACK_PLACEMENT,
+  netnsLabPlacement,
+  readRecordedProcesses,
+  spawnedProcess,
+  spawnMember,
+  writeRecordedProcesses,
+  type MemberProcess,
+  type Placement,
+  type RecordedMemberProcess,
+} from './member-process.js';
 
 export interface LocalRuntimeOptions {
   file: string;
@@ -25,11 +41,19 @@ export interface LocalRuntimeOptions {
   /** Path of the ballast-node entry point (packages/storage-node/dist/main.js). */
   nodeMain: string;
   log: (line: string) => void;
+  /**
+   * Testing option: run member i inside network namespace `ns-<name>-i` of the NetworkLab `<name>`
+   * (packages/testkit/src/netns.ts), on that namespace's address, with the store on the lab's bridge
+   * address, so network faults can be injected between members.
+   */
+  netnsLab?: string;
 }
 
 export interface MemberView {
   name: string;
   pid: number | null;
+  /** The address the member serves on (127.0.0.1, or its namespace's with --netns-lab). */
+  host: string;
   port: number;
   adminPort: number;
   peerPort: number;
@@ -43,14 +67,14 @@ export interface MemberView {
 interface Member {
   name: string;
   index: number;
-  child: ChildProcess | null;
+  nodeProcess: MemberProcess | null;
   /** Stopping on purpose (scale-in, restart, user stop): its exit is not a crash. */
   stopping: boolean;
   stoppedByUser: boolean;
   configHash: string;
   restarts: number;
   exited: Promise<void> | null;
-  /** When the current process was started (Date.now()). */
+  /** When the current process was started (Date.now(); for an adopted one, by the previous runtime). */
   startedAtMs: number;
 }
 
@@ -75,7 +99,10 @@ export class LocalRuntime {
   private closed = false;
   private fileText = '';
   private fileTimer: NodeJS.Timeout | null = null;
-  readonly stats = { reconciles: 0, reconcileErrors: 0, reconcileSecondsTotal: 0, actions: 0 };
+  readonly stats: ReconcileStats & { actions: number } = { reconciles: 0, reconcileErrors: 0, reconcileDurations: new DurationHistogram(), actions: 0 };
+  /** When the last reconcile finished without error (Date.now()); null before the first one. */
+  private lastReconcileMs: number | null = null;
+  private placement: Placement = LOOPBACK_PLACEMENT;
 
   constructor(private readonly options: LocalRuntimeOptions) {}
 
@@ -91,7 +118,9 @@ export class LocalRuntime {
     if (existsSync(this.stoppedFile())) {
       for (const name of JSON.parse(readFileSync(this.stoppedFile(), 'utf8')) as string[]) this.stoppedAtStart.add(name);
     }
-    this.store = await startEmbeddedStore({ host: '127.0.0.1', port: basePort + STORE_PORT_OFFSET, dataFile: path.join(dataDir, 'cluster-map.json'), token: this.token });
+    if (this.options.netnsLab !== undefined) this.placement = netnsLabPlacement(this.options.netnsLab);
+    this.adoptMembers();
+    this.store = await startEmbeddedStore({ host: this.placement.storeHost, port: basePort + STORE_PORT_OFFSET, dataFile: path.join(dataDir, 'cluster-map.json'), token: this.token });
     this.fileTimer = setInterval(() => this.loadFile(false), 1000);
     this.fileTimer.unref();
     await this.reconcile();
@@ -120,9 +149,10 @@ export class LocalRuntime {
       .sort((a, b) => a.index - b.index)
       .map((member) => ({
         name: member.name,
-        pid: member.child?.pid ?? null,
+        pid: member.nodeProcess?.pid ?? null,
+        host: this.placement.member(member.index).host,
         ...this.ports(member.index),
-        running: member.child !== null && !member.stopping,
+        running: member.nodeProcess !== null && !member.stopping,
         ready: online.has(member.name),
         inBaseline: baseline.has(member.name),
         stoppedByUser: member.stoppedByUser,
@@ -162,10 +192,22 @@ export class LocalRuntime {
     writeFileSync(this.stoppedFile(), `${JSON.stringify(names)}\n`);
   }
 
-  /** The time the pending baseline change is due (ms since the epoch), or null. */
-  pendingDeadlineMs(): number | null {
-    const pending = this.status?.baseline.pending;
-    return pending ? Date.parse(pending.deadline) : null;
+  /** The cluster as the operator metrics show it (namespace `local`). */
+  metricsView(): ClusterMetricsView {
+    const views = this.memberViews();
+    return {
+      namespace: LOCAL_NAMESPACE,
+      cluster: this.name,
+      replicasDesired: this.spec.replicas,
+      lastReconcileMs: this.lastReconcileMs,
+      members: { ready: views.filter((view) => view.ready).length, running: views.filter((view) => view.running).length, stopped: views.filter((view) => !view.running).length },
+      status: this.status,
+    };
+  }
+
+  /** The member's admin HTTP base URL. */
+  adminUrl(index: number): string {
+    return `http://${this.placement.member(index).host}:${this.ports(index).adminPort}`;
   }
 
   ports(index: number): { port: number; adminPort: number; peerPort: number } {
@@ -243,11 +285,11 @@ export class LocalRuntime {
         generation: this.object!.metadata.generation ?? 1,
         members: [...this.members.values()].map((member) => ({
           name: member.name,
-          running: member.child !== null && !member.stopping,
+          running: member.nodeProcess !== null && !member.stopping,
           online: this.cluster?.onlineNodes.includes(member.name) ?? false,
           configHash: member.configHash,
           starting:
-            member.child !== null &&
+            member.nodeProcess !== null &&
             !member.stopping &&
             !(this.cluster?.onlineNodes.includes(member.name) ?? false) &&
             Date.now() - member.startedAtMs < STARTING_GRACE_MS,
@@ -263,11 +305,12 @@ export class LocalRuntime {
       wakeAtMs = decision.wakeAtMs;
       // After changing the cluster, look again soon: the status then shows the result.
       if (decision.actions.some((action) => action.kind !== 'run-members')) wakeAtMs = Math.min(wakeAtMs, Date.now() + 200);
+      this.lastReconcileMs = Date.now();
     } catch (error) {
       this.stats.reconcileErrors++;
       this.options.log(`reconcile failed: ${(error as Error).message}`);
     } finally {
-      this.stats.reconcileSecondsTotal += (performance.now() - started) / 1000;
+      this.stats.reconcileDurations.observe((performance.now() - started) / 1000);
       this.reconciling = false;
     }
     if (this.closed) return;
@@ -312,19 +355,52 @@ export class LocalRuntime {
     }
   }
 
+  private newMember(name: string): Member {
+    const index = Number(name.slice(this.name.length + 1));
+    const member: Member = { name, index, nodeProcess: null, stopping: false, stoppedByUser: this.stoppedAtStart.has(name), configHash: '', restarts: 0, exited: null, startedAtMs: 0 };
+    this.members.set(name, member);
+    return member;
+  }
+
+  private processesFile(): string {
+    return path.join(this.options.dataDir, 'member-processes.json');
+  }
+
+  private recordProcesses(): void {
+    const recorded: Record<string, RecordedMemberProcess> = {};
+    for (const member of this.members.values()) {
+      if (member.nodeProcess !== null) recorded[member.name] = { pid: member.nodeProcess.pid, configHash: member.configHash, startedAtMs: member.startedAtMs };
+    }
+    writeRecordedProcesses(this.processesFile(), recorded);
+  }
+
+  /** What identifies a member's process in its command line (its data directory). */
+  private processMarker(name: string): string {
+    return `--data-dir ${path.join(this.options.dataDir, name)} `;
+  }
+
+  /** Takes over the member processes a previous runtime of this data directory left running. */
+  private adoptMembers(): void {
+    for (const [name, recorded] of Object.entries(readRecordedProcesses(this.processesFile()))) {
+      const nodeProcess = adoptProcess(recorded.pid, this.processMarker(name));
+      if (nodeProcess === null) continue;
+      const member = this.newMember(name);
+      member.configHash = recorded.configHash;
+      member.startedAtMs = recorded.startedAtMs;
+      this.attach(member, nodeProcess);
+      this.options.log(`adopted ${name} (pid ${recorded.pid}), left running by a previous ballast dev`);
+    }
+  }
+
   private async runMembers(names: string[]): Promise<void> {
     const wanted = new Set(names);
     for (const name of names) {
-      if (!this.members.has(name)) {
-        const index = Number(name.slice(this.name.length + 1));
-        this.members.set(name, { name, index, child: null, stopping: false, stoppedByUser: this.stoppedAtStart.has(name), configHash: '', restarts: 0, exited: null, startedAtMs: 0 });
-      }
-      const member = this.members.get(name)!;
-      if (member.child === null && !member.stoppedByUser) this.startProcess(member);
+      const member = this.members.get(name) ?? this.newMember(name);
+      if (member.nodeProcess === null && !member.stoppedByUser) this.startProcess(member);
     }
     for (const member of this.members.values()) {
       if (wanted.has(member.name)) continue;
-      if (member.child !== null) {
+      if (member.nodeProcess !== null) {
         this.options.log(`stopping ${member.name}: no longer needed (its data has moved)`);
         await this.stopProcess(member, 'SIGTERM');
       }
@@ -337,52 +413,59 @@ export class LocalRuntime {
     const spec = this.spec;
     const dataDir = path.join(this.options.dataDir, member.name);
     mkdirSync(dataDir, { recursive: true });
+    const placement = this.placement.member(member.index);
     const logFd = openSync(path.join(this.options.dataDir, `${member.name}.log`), 'a');
-    const child = spawn(
-      process.execPath,
+    const child = spawnMember(
+      placement,
       [
+        process.execPath,
         this.options.nodeMain,
         '--port', String(port),
         '--admin-port', String(adminPort),
         '--peer-port', String(peerPort),
-        '--bind', '127.0.0.1',
-        '--advertise-host', '127.0.0.1',
+        '--bind', placement.host,
+        '--admin-bind', placement.host,
+        '--advertise-host', placement.host,
         '--data-dir', dataDir,
         '--node-id', member.name,
         '--cluster-id', this.name,
-        '--cluster-store', `http://127.0.0.1:${this.options.basePort + STORE_PORT_OFFSET}`,
+        '--cluster-store', `http://${this.placement.storeHost}:${this.options.basePort + STORE_PORT_OFFSET}`,
         '--cluster-token', this.token,
         '--partitions', String(spec.partitions),
         '--durability', spec.durability,
       ],
-      { stdio: ['ignore', logFd, logFd] },
+      logFd,
     );
     closeSync(logFd);
-    member.child = child;
-    member.stopping = false;
     member.startedAtMs = Date.now();
     member.configHash = memberConfigHash(spec);
-    member.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        if (member.child === child) member.child = null;
-        if (!member.stopping && !this.closed) {
-          member.restarts++;
-          this.options.log(`${member.name} exited (${signal ?? `code ${code}`}); restarting it`);
-          setTimeout(() => this.kick(), 500);
-        }
-        resolve();
-      });
+    this.attach(member, spawnedProcess(child));
+  }
+
+  /** Makes `nodeProcess` the member's current process; its unplanned exit restarts the member. */
+  private attach(member: Member, nodeProcess: MemberProcess): void {
+    member.nodeProcess = nodeProcess;
+    member.stopping = false;
+    this.recordProcesses();
+    member.exited = nodeProcess.exited.then(({ code, signal }) => {
+      if (member.nodeProcess === nodeProcess) member.nodeProcess = null;
+      if (!this.closed) this.recordProcesses();
+      if (!member.stopping && !this.closed) {
+        member.restarts++;
+        this.options.log(`${member.name} exited (${signal ?? (code === null ? 'adopted process gone' : `code ${code}`)}); restarting it`);
+        setTimeout(() => this.kick(), 500);
+      }
     });
   }
 
   private async stopProcess(member: Member, signal: NodeJS.Signals): Promise<void> {
-    const child = member.child;
-    if (child === null) return;
+    const nodeProcess = member.nodeProcess;
+    if (nodeProcess === null) return;
     member.stopping = true;
-    child.kill(signal);
+    nodeProcess.kill(signal);
     const exited = member.exited ?? Promise.resolve();
     const timeout = new Promise<void>((resolve) => setTimeout(() => {
-      child.kill('SIGKILL');
+      nodeProcess.kill('SIGKILL');
       resolve();
     }, 15_000).unref());
     await Promise.race([exited, timeout]);
@@ -393,10 +476,10 @@ export class LocalRuntime {
 
   private async observeCluster(): Promise<ObservedCluster | null> {
     for (const member of [...this.members.values()].sort((a, b) => a.index - b.index)) {
-      if (member.child === null || member.stopping) continue;
-      const { adminPort } = this.ports(member.index);
+      if (member.nodeProcess === null || member.stopping) continue;
+      const admin = this.adminUrl(member.index);
       try {
-        const summary = (await getJson(`http://127.0.0.1:${adminPort}/v1/cluster`)) as {
+        const summary = (await getJson(`${admin}/v1/cluster`)) as {
           state: ObservedCluster['state'] | null;
           autoActivatePending: boolean;
           partitionCount: number;
@@ -405,7 +488,7 @@ export class LocalRuntime {
           partitions: { total: number; underReplicated: number; lost: number };
         };
         if (summary.state === null) continue;
-        const rebalance = (await getJson(`http://127.0.0.1:${adminPort}/v1/cluster/rebalance`).catch(() => null)) as ObservedCluster['rebalance'];
+        const rebalance = (await getJson(`${admin}/v1/cluster/rebalance`).catch(() => null)) as ObservedCluster['rebalance'];
         return {
           state: summary.state,
           autoActivatePending: summary.autoActivatePending,
@@ -433,11 +516,10 @@ export class LocalRuntime {
 
   private async adminWrite(action: string, method: string, route: string, body: unknown): Promise<void> {
     for (const member of [...this.members.values()].sort((a, b) => a.index - b.index)) {
-      if (member.child === null || member.stopping) continue;
-      const { adminPort } = this.ports(member.index);
+      if (member.nodeProcess === null || member.stopping) continue;
       let response: Response;
       try {
-        response = await fetch(`http://127.0.0.1:${adminPort}${route}`, {
+        response = await fetch(`${this.adminUrl(member.index)}${route}`, {
           method,
           headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
           body: JSON.stringify(body),
