@@ -12,7 +12,7 @@
  * check. helm comes from scripts/helm.sh (the version pinned in package-lock.json), so the output
  * is the same on every machine.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,10 +42,11 @@ metadata:
 /** The text of manifests/install.yaml. */
 export function generateInstall() {
   const helm = execFileSync(path.join(root, 'scripts/helm.sh'), { encoding: 'utf8' }).trim();
-  const rendered = execFileSync(helm, ['template', RELEASE, path.join(root, CHART), '--namespace', NAMESPACE], {
-    encoding: 'utf8',
-    cwd: root,
-  });
+  const result = spawnSync(helm, ['template', RELEASE, path.join(root, CHART), '--namespace', NAMESPACE], { encoding: 'utf8', cwd: root });
+  // helm notes on stderr that the chart's files/ link to manifests/monitoring (level=INFO): not news.
+  const notes = result.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('level=INFO '));
+  if (result.status !== 0 || notes.length > 0) throw new Error(`helm template failed (${result.status}):\n${result.stderr}`);
+  const rendered = result.stdout;
   const crd = readFileSync(path.join(root, CRD), 'utf8');
   const documents = [NAMESPACE_YAML, crd, ...rendered.split(/^---\n/m)]
     .map((document) => document.trim())

