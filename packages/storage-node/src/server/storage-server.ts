@@ -229,20 +229,14 @@ export class StorageServer implements ServerApi, ConnectionHost {
       return;
     }
     if (this.clusterMode && this.cluster === null) {
-      socket.on('error', () => socket.destroy());
-      socket.end(CLUSTER_JOINING_ERROR);
+      refuse(socket, CLUSTER_JOINING_ERROR);
       return;
     }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     if (this.connections.size >= this.limits.clientsMax) {
       this.stats.connectionsRejected++;
-      socket.on('error', () => socket.destroy());
-      // Discard whatever the client sends, and do not wait for it to close its side: a refused
-      // connection must not linger (a flood of them would hold sockets past maxclients).
-      socket.resume();
-      socket.end(MAXCLIENTS_ERROR);
-      setTimeout(() => socket.destroy(), REJECTED_SOCKET_LINGER_MS).unref();
+      refuse(socket, MAXCLIENTS_ERROR);
       return;
     }
     this.stats.connectionsReceived++;
@@ -517,4 +511,17 @@ export class StorageServer implements ServerApi, ConnectionHost {
     await this.engine.close();
     this.log.info('shutdown complete');
   }
+}
+
+/**
+ * Answers a connection that is not served (maxclients, a node still joining) with one error line
+ * and closes it. Whatever the client sends is discarded and its side of the connection is not
+ * waited for: a refused socket left half-open would hold the listener's close (and so a graceful
+ * shutdown) forever, and a flood of them would hold sockets past maxclients.
+ */
+function refuse(socket: Socket, error: Buffer): void {
+  socket.on('error', () => socket.destroy());
+  socket.resume();
+  socket.end(error);
+  setTimeout(() => socket.destroy(), REJECTED_SOCKET_LINGER_MS).unref();
 }
