@@ -8,3 +8,5 @@ export * from './netns.js';
 export * from './crd-schema.js';
 export * from './kubelet-sim.js';
 export * from './kube-emulator.js';
+export * from './history/index.js';
+export * from './campaign/index.js';

@@ -1,0 +1,3 @@
+export * from './schedule.js';
+export * from './network.js';
+export * from './injector.js';
