@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Single-node benchmark: redis-benchmark against redis-server and a Ballast node in the same run,
-// side by side, printing ratios; then restart time and disk use with 1M keys. Writes the results
-// into docs/benchmarks.md between the "bench:node" markers.
+// side by side, printing ratios; then, with 1M keys loaded into each, memory and disk per key and
+// restart time. Writes the results into docs/benchmarks.md between the "bench:node" markers.
 //
 //   npm run bench:node                 # full run (a few minutes)
 //   npm run bench:node -- --quick      # small run to check the script works (figures meaningless)
@@ -10,7 +10,7 @@
 //   Ballast --durability async  vs  redis-server appendonly yes, appendfsync everysec
 //   Ballast --durability sync   vs  redis-server appendonly yes, appendfsync always
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,10 @@ const quick = process.argv.includes('--quick');
 const requests = quick ? 20_000 : 200_000;
 const pipelinedRequests = quick ? 50_000 : 1_000_000;
 const restartKeys = quick ? 50_000 : 1_000_000;
+/** Memory is sampled this long after the server is ready or the last request is answered. */
+const memorySettleMs = 2_000;
+/** The node's default `--cache-bytes` (the bench does not change it). */
+const recordCacheBytesDefault = 64 * 1024 * 1024;
 const children = new Set();
 
 function need(command) {
@@ -84,12 +88,13 @@ async function startRedis(dir, appendfsync) {
 
 async function startBallast(dir, durability) {
   const port = await freePort();
+  const adminPort = await freePort();
   const child = track(
-    spawn(process.execPath, [nodeMain, '--port', String(port), '--admin-port', '0', '--data-dir', dir,
+    spawn(process.execPath, [nodeMain, '--port', String(port), '--admin-port', String(adminPort), '--data-dir', dir,
       '--durability', durability, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   await waitForOutput(child, 'ballast-node ready');
-  return { port, child, name: `ballast-node (durability ${durability})` };
+  return { port, adminPort, child, name: `ballast-node (durability ${durability})` };
 }
 
 async function stop(server, signal = 'SIGTERM') {
@@ -155,34 +160,43 @@ function fmt(value) {
   return Math.round(value).toLocaleString('en-US');
 }
 
-/** Loads `count` keys `key:<n>` with 100-byte values over one pipelined connection. */
-async function loadKeys(port, count) {
+async function connect(port) {
   const socket = new Socket();
   await new Promise((resolve, reject) => socket.connect(port, '127.0.0.1', resolve).once('error', reject));
-  const value = 'v'.repeat(100);
-  let acknowledged = 0;
+  return socket;
+}
+
+function encodeCommand(args) {
+  return `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
+}
+
+/**
+ * Sends `count` commands (`commandOf(n)`, n = 0…count-1) over one pipelined connection and waits
+ * for every reply. Replies are counted by line: each is `linesPerReply` lines (1 for +OK, 2 for a
+ * bulk string without CRLF in it); an error or nil reply stops the run.
+ */
+async function pipelined(port, count, commandOf, linesPerReply) {
+  const socket = await connect(port);
+  let lines = 0;
   let pending = '';
   const done = new Promise((resolve) => {
     socket.on('data', (chunk) => {
       pending += chunk.toString('latin1');
       let index;
       while ((index = pending.indexOf('\r\n')) >= 0) {
-        if (pending[0] === '-') throw new Error(`load failed: ${pending.slice(0, index)}`);
+        if (pending[0] === '-' || pending.startsWith('$-1')) throw new Error(`pipelined run failed: ${pending.slice(0, index)}`);
         pending = pending.slice(index + 2);
-        acknowledged++;
+        lines++;
       }
-      if (acknowledged >= count) resolve();
+      if (lines >= count * linesPerReply) resolve();
     });
   });
   const windowSize = 2000;
   let sent = 0;
   while (sent < count) {
-    while (sent - acknowledged < windowSize * 4 && sent < count) {
+    while (sent - lines / linesPerReply < windowSize * 4 && sent < count) {
       let batch = '';
-      for (let i = 0; i < windowSize && sent < count; i++, sent++) {
-        const key = `key:${sent}`;
-        batch += `*3\r\n$3\r\nSET\r\n$${key.length}\r\n${key}\r\n$100\r\n${value}\r\n`;
-      }
+      for (let i = 0; i < windowSize && sent < count; i++, sent++) batch += encodeCommand(commandOf(sent));
       socket.write(batch);
     }
     await new Promise((resolve) => setTimeout(resolve, 1));
@@ -191,57 +205,215 @@ async function loadKeys(port, count) {
   socket.destroy();
 }
 
+const loadedValue = 'v'.repeat(100);
+
+/** Loads `count` keys `key:<n>` with 100-byte values. */
+function loadKeys(port, count) {
+  return pipelined(port, count, (n) => ['SET', `key:${n}`, loadedValue], 1);
+}
+
+/** One GET of each key loadKeys wrote. */
+function readKeys(port, count) {
+  return pipelined(port, count, (n) => ['GET', `key:${n}`], 2);
+}
+
+/** Sends one command on a fresh connection; resolves its bulk-string reply as text (nil: null). */
+async function bulkReply(port, ...args) {
+  const socket = await connect(port);
+  try {
+    return await new Promise((resolve, reject) => {
+      let buffered = Buffer.alloc(0);
+      socket.once('error', reject);
+      socket.once('close', () => reject(new Error(`${args[0]}: connection closed before the reply`)));
+      socket.on('data', (chunk) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        const headerEnd = buffered.indexOf('\r\n');
+        if (headerEnd < 0) return;
+        const header = buffered.toString('latin1', 0, headerEnd);
+        if (header[0] !== '$') {
+          reject(new Error(`${args[0]}: ${header}`));
+          return;
+        }
+        const length = Number(header.slice(1));
+        if (length < 0) resolve(null);
+        else if (buffered.length >= headerEnd + 2 + length + 2) resolve(buffered.toString('utf8', headerEnd + 2, headerEnd + 2 + length));
+      });
+      socket.write(encodeCommand(args));
+    });
+  } finally {
+    socket.destroy();
+  }
+}
+
 async function firstGet(port, key) {
   const started = performance.now();
   while (true) {
     try {
-      const socket = new Socket();
-      await new Promise((resolve, reject) => socket.connect(port, '127.0.0.1', resolve).once('error', reject));
-      const reply = await new Promise((resolve) => {
-        socket.once('data', (chunk) => resolve(chunk.toString('latin1')));
-        socket.write(`*2\r\n$3\r\nGET\r\n$${key.length}\r\n${key}\r\n`);
-      });
-      socket.destroy();
-      if (reply.startsWith('$100')) return performance.now() - started;
+      if ((await bulkReply(port, 'GET', key))?.length === 100) return performance.now() - started;
     } catch {
-      // not listening yet
+      // Not listening yet, or still loading (-LOADING): asked again below.
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
-async function restartTimes() {
-  const ballastDir = tempDir('bench-restart-ballast-');
-  let ballast = await startBallast(ballastDir, 'async');
+/** Resident bytes of the mappings of `file` (LMDB maps its data file), from /proc/<pid>/smaps. */
+function mappedFileBytes(pid, file) {
+  let inFile = false;
+  let bytes = 0;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    // A mapping starts with its address range; its path, if any, ends the line.
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inFile = line.trimEnd().endsWith(` ${file}`);
+    else if (inFile && line.startsWith('Rss:')) bytes += Number(/(\d+) kB/.exec(line)[1]) * 1024;
+  }
+  return bytes;
+}
+
+/**
+ * Resident memory of a server, bytes, from /proc/<pid>/status: rss (VmRSS) = anonymous (RssAnon)
+ * + file (RssFile: pages of mapped files it has touched) + RssShmem; `mapped`: the part of `file`
+ * that is the server's data file (`server.dataFile`, if it maps one); usedMemory: INFO memory's
+ * used_memory as the server reports it.
+ */
+async function sampleMemory(server) {
+  const { pid } = server.child;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kibibytes = (field) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (match === null) throw new Error(`/proc/${pid}/status has no ${field} (memory per key needs Linux)`);
+    return Number(match[1]) * 1024;
+  };
+  const info = await bulkReply(server.port, 'INFO', 'memory');
+  const usedMemory = Number(/^used_memory:(\d+)\r?$/m.exec(info)?.[1]);
+  if (!Number.isFinite(usedMemory)) throw new Error(`INFO memory without used_memory:\n${info}`);
+  return {
+    rss: kibibytes('VmRSS'),
+    anonymous: kibibytes('RssAnon'),
+    file: kibibytes('RssFile'),
+    mapped: server.dataFile === undefined ? 0 : mappedFileBytes(pid, server.dataFile),
+    usedMemory,
+  };
+}
+
+/** Records in Ballast's hot-record cache (GET /v1/node). */
+async function recordCacheEntries(ballast) {
+  const response = await fetch(`http://127.0.0.1:${ballast.adminPort}/v1/node`, { signal: AbortSignal.timeout(5_000) });
+  if (!response.ok) throw new Error(`GET /v1/node: HTTP ${response.status}`);
+  return (await response.json()).engine.cacheEntries;
+}
+
+function directoryBytes(directory) {
+  let bytes = 0;
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const entryPath = path.join(directory, entry.name);
+    if (entry.isDirectory()) bytes += directoryBytes(entryPath);
+    else if (entry.isFile()) bytes += statSync(entryPath).size;
+  }
+  return bytes;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, memorySettleMs));
+
+/**
+ * On a freshly started (empty) server: memory and disk empty, then loaded with restartKeys keys,
+ * then after one GET of every key; `onSample` runs after each sample (for Ballast's cache count).
+ * The disk figure after loading is taken by the caller once the server has stopped.
+ */
+async function loadAndSample(server, diskBytesOf, onSample = async () => undefined) {
+  await settle();
+  const empty = { ...(await sampleMemory(server)), disk: diskBytesOf() };
+  await onSample('empty');
   const loadStarted = performance.now();
-  await loadKeys(ballast.port, restartKeys);
+  await loadKeys(server.port, restartKeys);
   const loadSeconds = (performance.now() - loadStarted) / 1000;
-  await stop(ballast);
-  const diskBytes = statSync(path.join(ballastDir, 'data.mdb')).size;
+  await settle();
+  const loaded = await sampleMemory(server);
+  await onSample('loaded');
+  await readKeys(server.port, restartKeys);
+  await settle();
+  const read = await sampleMemory(server);
+  await onSample('read');
+  return { empty, loaded, read, loadSeconds };
+}
+
+/** Time from spawning a server on `dir` to the first GET of the last loaded key that succeeds. */
+async function timeRestart(command, argsOf) {
   const started = performance.now();
   const port = await freePort();
-  const child = track(spawn(process.execPath, [nodeMain, '--port', String(port), '--admin-port', '0', '--data-dir', ballastDir, '--log-level', 'warn'],
-    { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(command, argsOf(port), { stdio: ['ignore', 'pipe', 'pipe'] }));
   await firstGet(port, `key:${restartKeys - 1}`);
-  const ballastTotalMs = performance.now() - started;
-  ballast = { child, port };
+  const restartMs = performance.now() - started;
+  await stop({ child });
+  return restartMs;
+}
+
+async function restartAndMemory() {
+  const ballastDir = tempDir('bench-restart-ballast-');
+  const ballastData = path.join(ballastDir, 'data.mdb');
+  const ballast = { ...(await startBallast(ballastDir, 'async')), dataFile: ballastData };
+  const cacheEntries = {};
+  const ballastMemory = await loadAndSample(ballast, () => statSync(ballastData).size, async (when) => {
+    cacheEntries[when] = await recordCacheEntries(ballast);
+  });
   await stop(ballast);
+  ballastMemory.loaded.disk = statSync(ballastData).size;
+  const ballastMs = await timeRestart(process.execPath, (port) =>
+    [nodeMain, '--port', String(port), '--admin-port', '0', '--data-dir', ballastDir, '--log-level', 'warn']);
   rmSync(ballastDir, { recursive: true, force: true });
 
   const redisDir = tempDir('bench-restart-redis-');
-  let redis = await startRedis(redisDir, 'everysec');
-  await loadKeys(redis.port, restartKeys);
+  const redisAof = path.join(redisDir, 'appendonlydir');
+  const redis = await startRedis(redisDir, 'everysec');
+  const redisMemory = await loadAndSample(redis, () => directoryBytes(redisAof));
   await stop(redis);
-  const redisStarted = performance.now();
-  const redisPort = await freePort();
-  const redisChild = track(spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes'],
-    { stdio: ['ignore', 'pipe', 'pipe'] }));
-  await firstGet(redisPort, `key:${restartKeys - 1}`);
-  const redisMs = performance.now() - redisStarted;
-  redis = { child: redisChild };
-  await stop(redis);
+  redisMemory.loaded.disk = directoryBytes(redisAof);
+  const redisMs = await timeRestart('redis-server', (port) =>
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes']);
   rmSync(redisDir, { recursive: true, force: true });
-  return { keys: restartKeys, ballastMs: ballastTotalMs, redisMs, diskBytes, loadSeconds };
+  return { keys: restartKeys, ballastMs, redisMs, ballastMemory, redisMemory, cacheEntries };
+}
+
+function mebibytes(bytes) {
+  return (bytes / 1048576).toFixed(1);
+}
+
+/**
+ * Rows of the memory table: label, figure of a sample, the sample compared with the empty one, and
+ * whether Redis has a like figure to divide by (Redis maps no data file; its few file-backed pages
+ * are its binary's).
+ */
+const memoryFigures = [
+  { label: 'RSS (VmRSS)', figure: 'rss', sample: 'loaded', compared: true },
+  { label: 'anonymous RSS (RssAnon)', figure: 'anonymous', sample: 'loaded', compared: true },
+  { label: 'file-backed RSS (RssFile)', figure: 'file', sample: 'loaded', compared: false },
+  { label: 'of which data.mdb mapped (smaps)', figure: 'mapped', sample: 'loaded', compared: false },
+  { label: 'used_memory (INFO memory)', figure: 'usedMemory', sample: 'loaded', compared: true },
+  { label: 'RSS after one GET of every key', figure: 'rss', sample: 'read', compared: true },
+  { label: 'on disk (Ballast data.mdb; Redis AOF files)', figure: 'disk', sample: 'loaded', compared: true },
+];
+
+/** Per key: the figure after loading (or reading) minus the same figure empty, over the keys. */
+function perKey(memory, figure, sample, keys) {
+  return (memory[sample][figure] - memory.empty[figure]) / keys;
+}
+
+function memoryTable(restart) {
+  const { ballastMemory, redisMemory, keys } = restart;
+  const lines = [
+    '| Figure | ballast-node empty → loaded | ballast-node per key | redis-server empty → loaded | redis-server per key | Ballast ÷ Redis |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const { label, figure, sample, compared } of memoryFigures) {
+    const cells = [ballastMemory, redisMemory].flatMap((memory) =>
+      memory === redisMemory && figure === 'mapped'
+        ? ['—', '—']
+        : [`${mebibytes(memory.empty[figure])} → ${mebibytes(memory[sample][figure])} MiB`, `${perKey(memory, figure, sample, keys).toFixed(0)} B`],
+    );
+    const redisPerKey = perKey(redisMemory, figure, sample, keys);
+    const ratio = compared && redisPerKey >= 1 ? `${(perKey(ballastMemory, figure, sample, keys) / redisPerKey).toFixed(2)}×` : '—';
+    lines.push(`| ${label} | ${cells.join(' | ')} | ${ratio} |`);
+  }
+  return lines;
 }
 
 function markdown(restart) {
@@ -259,14 +431,21 @@ function markdown(restart) {
       `| ${row.pair} | ${row.mode} | ${row.test} | ${fmt(row.redis.rps)} | ${fmt(row.ballast.rps)} | ${(row.ballast.rps / row.redis.rps).toFixed(2)}× | ${row.redis.p50}/${row.redis.p99} | ${row.ballast.p50}/${row.ballast.p99} |`,
     );
   }
+  const { cacheEntries } = restart;
   lines.push(
     '',
-    `Restart with ${fmt(restart.keys)} keys of 100 bytes (time from process start to the first successful GET of the last key):`,
+    `Memory and disk per key with ${fmt(restart.keys)} keys of 100 bytes (\`key:0\` … \`key:${fmt(restart.keys - 1)}\`), ballast-node \`--durability async\` and redis-server \`appendfsync everysec\`, each started empty: every figure is sampled ${memorySettleMs / 1000} s after the server is ready (empty), ${memorySettleMs / 1000} s after the last SET of a pipelined load is answered (loaded), and ${memorySettleMs / 1000} s after one pipelined GET of every key; per key = (the figure sampled − the same figure empty) ÷ keys. Files on disk are measured after the server shuts down.`,
     '',
-    '| Server | Restart to first GET | Data on disk |',
-    '| --- | ---: | ---: |',
-    `| ballast-node (LMDB, nothing replayed) | ${(restart.ballastMs / 1000).toFixed(2)} s | ${(restart.diskBytes / 1048576).toFixed(0)} MiB (${(restart.diskBytes / restart.keys).toFixed(0)} B/key) |`,
-    `| redis-server (AOF everysec, replayed) | ${(restart.redisMs / 1000).toFixed(2)} s | — |`,
+    ...memoryTable(restart),
+    '',
+    `RSS is what the kernel keeps resident for the process (\`/proc/<pid>/status\` VmRSS): its anonymous part (RssAnon, memory it allocated) plus its file-backed part (RssFile, pages of memory-mapped files it has touched). Ballast's anonymous RSS holds the V8 heap (garbage not yet collected included), Node's Buffers, LMDB's own allocations and the hot-record cache; the cache keeps records read from LMDB, not written ones, and stops at \`--cache-bytes\` (${recordCacheBytesDefault / 1048576} MiB by default): it held ${fmt(cacheEntries.loaded)} records after the load and ${fmt(cacheEntries.read)} after the GET pass. Ballast's file-backed RSS is the pages of data.mdb that LMDB's read-only memory map has touched (each SET reads the key's previous record through it, each GET its record; the "data.mdb mapped" row sums the resident pages of that mapping in \`/proc/<pid>/smaps\`) plus the pages of the node binary and its libraries that the workload has run: they are the kernel's page cache, shared and dropped under memory pressure, so they count in RSS without being memory Ballast has to keep. Ballast's used_memory is V8's heapUsed plus external (Buffers); Redis's is what its allocator (jemalloc) has handed out for keys, values, the keyspace dict and buffers, and its RSS adds the allocator's overhead and fragmentation. On disk: LMDB's data.mdb (a copy-on-write B-tree of 4 KiB pages) and Redis's appendonlydir, whose size depends on when Redis last rewrote its AOF on its own (auto-aof-rewrite-percentage 100 above 64 MB).`,
+    '',
+    `Restart with ${fmt(restart.keys)} keys of 100 bytes (the same data, time from process start to the first successful GET of the last key):`,
+    '',
+    '| Server | Restart to first GET |',
+    '| --- | ---: |',
+    `| ballast-node (LMDB, nothing replayed) | ${(restart.ballastMs / 1000).toFixed(2)} s |`,
+    `| redis-server (AOF everysec, replayed) | ${(restart.redisMs / 1000).toFixed(2)} s |`,
   );
   return lines.join('\n');
 }
@@ -280,8 +459,13 @@ async function main() {
   }
   await comparePair('everysec', 'async');
   await comparePair('always', 'sync');
-  const restart = await restartTimes();
-  console.log(`restart with ${restart.keys} keys: ballast ${(restart.ballastMs / 1000).toFixed(2)} s, redis ${(restart.redisMs / 1000).toFixed(2)} s; ballast data.mdb ${(restart.diskBytes / 1048576).toFixed(0)} MiB`);
+  const restart = await restartAndMemory();
+  console.log(`restart with ${restart.keys} keys: ballast ${(restart.ballastMs / 1000).toFixed(2)} s, redis ${(restart.redisMs / 1000).toFixed(2)} s`);
+  for (const { label, figure, sample } of memoryFigures) {
+    const ballastPerKey = perKey(restart.ballastMemory, figure, sample, restart.keys);
+    const redisPerKey = perKey(restart.redisMemory, figure, sample, restart.keys);
+    console.log(`  per key, ${label.padEnd(44)} ballast ${ballastPerKey.toFixed(0).padStart(5)} B  redis ${redisPerKey.toFixed(0).padStart(5)} B`);
+  }
   const section = markdown(restart);
   if (quick) {
     console.log('\n--quick: docs/benchmarks.md not updated\n');
