@@ -28,18 +28,11 @@
 import type { ClusterMap } from '@ballast/cluster';
 import { ApiException, CoordinationV1Api, CoreV1Api, KubeConfig, V1MicroTime, Watch, type V1ConfigMap, type V1Lease } from '@kubernetes/client-node';
 import { Backoff, invokeCallback, sleep, stopAll, trackWatch } from './background.js';
-import { casDocument, registrationArgument, sameRegistrations, sortedRegistrations, storedMap, storedRegistration } from './documents.js';
-import { InvalidStoreUrlError, StoreClosedError, StoreError, StoreLimitError, StoreUnauthorizedError, StoreUnavailableError, asError } from './errors.js';
+import { casDocument, registrationArgument, sameRegistrations, storedMap } from './documents.js';
+import { StoreClosedError, StoreError, StoreLimitError, StoreUnauthorizedError, StoreUnavailableError, asError } from './errors.js';
 import { REQUEST_TIMEOUT_MS } from './limits.js';
 import type { ClusterMapStore, NodeRegistration, PresenceHandle } from './store.js';
-
-export interface KubernetesLocation {
-  namespace: string;
-  /** The ConfigMap holding the map; Leases are named after it. */
-  name: string;
-  /** API server URL to use without credentials; undefined: in-cluster / kubeconfig. */
-  server?: string;
-}
+import { liveRegistrations, REGISTRATION_ANNOTATION, type KubernetesLocation } from './kubernetes-documents.js';
 
 const MAP_KEY = 'map.json';
 /** A ConfigMap's data is at most 1 MiB (the API server refuses more); the map must fit. */
@@ -47,44 +40,6 @@ const CONFIGMAP_DATA_BYTES_MAX = 1024 * 1024 - 4096;
 /** Swaps tried again after a 409 that left the map unchanged (a metadata-only change). */
 const CAS_METADATA_RETRIES = 5;
 const PRESENCE_LABEL = 'ballast.io/presence-of';
-const REGISTRATION_ANNOTATION = 'ballast.io/registration';
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-export function parseKubernetesUrl(url: string): KubernetesLocation {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (error) {
-    throw new InvalidStoreUrlError(`cannot parse store URL ${JSON.stringify(url)}: ${(error as Error).message}`);
-  }
-  const namespace = parsed.hostname;
-  const name = parsed.pathname.replace(/^\/+/, '');
-  if (!DNS_SUBDOMAIN.test(namespace) || !DNS_SUBDOMAIN.test(name) || name.includes('/')) {
-    throw new InvalidStoreUrlError(`kubernetes store URL ${JSON.stringify(url)}: expected kubernetes://NAMESPACE/CONFIGMAP[?server=URL]`);
-  }
-  const server = parsed.searchParams.get('server') ?? undefined;
-  return server === undefined ? { namespace, name } : { namespace, name, server };
-}
-
-/**
- * The live registrations among presence Leases: renewed within their duration (by `nowMs`) and
- * carrying a readable registration. Pure; the operator uses it too.
- */
-export function liveRegistrations(leases: readonly V1Lease[], nowMs: number): NodeRegistration[] {
-  const live: NodeRegistration[] = [];
-  for (const lease of leases) {
-    const renewed = lease.spec?.renewTime === undefined ? NaN : new Date(lease.spec.renewTime).getTime();
-    const ttlMs = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
-    const text = lease.metadata?.annotations?.[REGISTRATION_ANNOTATION];
-    if (!(renewed + ttlMs > nowMs) || text === undefined) continue;
-    try {
-      live.push(storedRegistration(text, `Lease ${lease.metadata?.name ?? '?'}`));
-    } catch {
-      // Not a registration written by a node (or a newer format): not online.
-    }
-  }
-  return sortedRegistrations(live);
-}
 
 /** A failure of the Kubernetes client as a typed store error (keeping it as `cause`). */
 function kubeFailure(what: string, error: unknown): StoreError {

@@ -8,8 +8,8 @@
  */
 import type { ClusterMap, NodeAddress } from '@ballast/cluster';
 import { EmbeddedClusterMapStore } from './embedded-store.js';
-import { EtcdClusterMapStore } from './etcd-store.js';
-import { KubernetesClusterMapStore, parseKubernetesUrl } from './kubernetes-store.js';
+import { parseKubernetesUrl } from './kubernetes-documents.js';
+import { LazyStore } from './lazy-store.js';
 import { InvalidStoreUrlError } from './errors.js';
 
 /** What a node announces while it is online. */
@@ -65,18 +65,21 @@ export interface OpenStoreOptions {
  * - `etcd://host:port[,host:port...]/prefix`: etcd at those endpoints; keys live under `/prefix`.
  * - `http://host:port` (or https): the embedded store served by `ballast dev`.
  * - `kubernetes://NAMESPACE/CONFIGMAP[?server=URL]`: a ConfigMap and Leases (kubernetes-store.ts).
- * Connecting is lazy: a wrong address shows up as StoreUnavailableError from the first call.
+ * Connecting is lazy: a wrong address shows up as StoreUnavailableError from the first call. The
+ * etcd and Kubernetes clients are loaded only when their URL is used (LazyStore).
  */
 export function openStore(url: string, options: OpenStoreOptions = {}): ClusterMapStore {
   if (url.startsWith('kubernetes://')) {
     if (options.token !== undefined) throw new InvalidStoreUrlError('a token is for the embedded store; the kubernetes store uses the service account');
-    return new KubernetesClusterMapStore(parseKubernetesUrl(url));
+    const location = parseKubernetesUrl(url);
+    return new LazyStore('kubernetes', async () => new (await import('./kubernetes-store.js')).KubernetesClusterMapStore(location));
   }
   if (url.startsWith('etcd://')) {
     if (options.token !== undefined) {
       throw new InvalidStoreUrlError('a token is for the embedded store; etcd URLs do not take one');
     }
-    return new EtcdClusterMapStore(parseEtcdUrl(url));
+    const location = parseEtcdUrl(url);
+    return new LazyStore('etcd', async () => new (await import('./etcd-store.js')).EtcdClusterMapStore(location));
   }
   let parsed: URL;
   try {

@@ -110,3 +110,15 @@ describe('replication simulation, PRIMARY_SYNC', () => {
     expect(acknowledged).toBeGreaterThan(0);
   }, 600_000);
 });
+
+describe('replication simulation of moves with no writes, FULL_SYNC', () => {
+  it(`finishes every move of an idle partition over ${ONLY_ONE ? 1 : Math.ceil(SEEDS / 8)} seeds (clients stop before the baseline changes)`, () => {
+    let moves = 0;
+    for (const seed of seeds(Math.ceil(SEEDS / 8))) {
+      const report = new Simulation({ seed: seed + 800_000, nodes: 4, initialBaseline: 3, partitions: 8, baselineChanges: 3, faultsPerSecond: 0.3, clientsStopAtMs: 1500, logWindow: 40 }).run();
+      moves += report.movesCompleted;
+      expect(report.acknowledgedWrites, `seed ${seed + 800_000} made progress`).toBeGreaterThan(0);
+    }
+    expect(moves).toBeGreaterThan(0);
+  }, 600_000);
+});

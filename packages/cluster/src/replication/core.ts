@@ -106,6 +106,11 @@ interface PartitionRuntime {
   grantedTerm: number;
   /** Since when this node has been a replica outside the ISR (a learner); null otherwise. */
   learnerSinceMs: number | null;
+  /**
+   * Learner of a moving partition: the baseline change, primary and term it last reported its
+   * position for (`version/primary/term`), so it reports once per change even with no writes.
+   */
+  movePositionReported: string | null;
 }
 
 export class ReplicationCore {
@@ -505,6 +510,7 @@ export class ReplicationCore {
         isrOfflineSinceMs: null,
         grantedTerm: 0,
         learnerSinceMs: null,
+        movePositionReported: null,
       };
       this.partitions.set(partition, runtime);
     }
@@ -646,8 +652,14 @@ export class ReplicationCore {
       ) {
         this.startProbe(runtime, peer, progress, nowMs);
       } else if (progress.mode === 'log') {
+        // Entries not answered, or answered but never reported durable (a lost durability ack: an
+        // idle partition would send nothing that brings another), make the primary ask again.
         const unanswered = progress.inflight.find((item) => item.seq > progress.acceptedSeq);
-        if (unanswered !== undefined && nowMs - unanswered.sentMs >= config.retransmitMs) {
+        const oldest = progress.inflight[0];
+        if (
+          (unanswered !== undefined && nowMs - unanswered.sentMs >= config.retransmitMs) ||
+          (oldest !== undefined && nowMs - oldest.sentMs >= 2 * config.retransmitMs)
+        ) {
           this.startProbe(runtime, peer, progress, nowMs);
         } else {
           this.sendEntries(runtime, peer, progress, nowMs);
@@ -712,7 +724,11 @@ export class ReplicationCore {
     const handoff = leader.handoff;
     if (handoff !== null) {
       if (nowMs - handoff.sinceMs >= this.config.handoffTimeoutMs) {
-        this.propose(runtime, { kind: 'promote', partition: runtime.partition, candidate: this.nodeId, expectedTerm: leader.term }, nowMs, true);
+        if (runtime.takeover === null) {
+          this.propose(runtime, { kind: 'promote', partition: runtime.partition, candidate: this.nodeId, expectedTerm: leader.term }, nowMs, true);
+        } else {
+          this.retryTakeover(runtime, nowMs);
+        }
         return;
       }
       const progress = leader.peers.get(handoff.to);
@@ -1113,10 +1129,11 @@ export class ReplicationCore {
     const assignment = runtime.assignment;
     if (map === null || assignment === null || map.state === 'INACTIVE') return;
     if (runtime.takeover !== null) {
-      if (nowMs - runtime.takeover.sinceMs >= this.config.proposalRetryMs) this.reemit(runtime, runtime.takeover.proposal, nowMs);
+      this.retryTakeover(runtime, nowMs);
       return;
     }
     if (!assignment.isr.includes(this.nodeId)) {
+      this.reportMovePosition(runtime, map, assignment);
       this.tickLostDetection(runtime, assignment, nowMs);
       return;
     }
@@ -1166,6 +1183,29 @@ export class ReplicationCore {
     if (last !== undefined && nowMs - last < this.config.proposalRetryMs) return;
     runtime.proposals.set(key, nowMs);
     this.out.proposals.push(proposal);
+  }
+
+  /** A takeover whose result never came (the store was unreachable) is proposed again. */
+  private retryTakeover(runtime: PartitionRuntime, nowMs: number): void {
+    if (runtime.takeover !== null && nowMs - runtime.takeover.sinceMs >= this.config.proposalRetryMs) this.reemit(runtime, runtime.takeover.proposal, nowMs);
+  }
+
+  /**
+   * A learner of a moving partition reports its position to the primary once per baseline change
+   * (and primary and term), from a map at least that new: the primary counts a learner's position
+   * only when so reported (tickLeader), and an idle partition sends it no entries, so no ack would
+   * carry it. The report is a refusal (ok: false): the primary realigns from it, so a copy this
+   * node deleted after an earlier report is never counted at its old position. (The edge deletes a
+   * copy before it hands the core the map that placed the partition here again.)
+   */
+  private reportMovePosition(runtime: PartitionRuntime, map: ClusterMap, assignment: PartitionAssignment): void {
+    const primary = runtime.knownPrimary;
+    if (assignment.target === undefined || runtime.leader !== null || primary === null || primary === this.nodeId) return;
+    if (!assignment.replicas.includes(this.nodeId)) return;
+    const key = `${map.rebalance?.version ?? 0}/${primary}/${runtime.knownTerm}`;
+    if (runtime.movePositionReported === key) return;
+    runtime.movePositionReported = key;
+    this.send(primary, this.refusal(runtime, runtime.knownTerm));
   }
 
   private reemit(runtime: PartitionRuntime, proposal: Proposal, nowMs: number): void {

@@ -61,6 +61,8 @@ export interface SimulationOptions {
   rollingRestart?: boolean;
   /** Share of random faults that are graceful restarts (step down, then stop) instead of crashes. */
   gracefulRestartShare?: number;
+  /** Simulated time at which clients stop (default: 3 s before the end); later moves find idle partitions. */
+  clientsStopAtMs?: number;
   replication?: Partial<ReplicationConfig>;
 }
 
@@ -840,7 +842,7 @@ export class Simulation {
     const keys = Array.from({ length: this.options.keysPerClient }, (_, i) => `c${client}:k${i}`);
     const nextValue = new Map(keys.map((key) => [key, 1]));
     const step = (): void => {
-      if (this.now >= this.options.faultPhaseMs + this.options.settleMs - 3000) return;
+      if (this.now >= (this.options.clientsStopAtMs ?? this.options.faultPhaseMs + this.options.settleMs - 3000)) return;
       const key = keys[Math.floor(this.random() * keys.length)]!;
       const isRead = this.random() < 0.3;
       const readKey = isRead ? `c${Math.floor(this.random() * this.options.clients)}:k${Math.floor(this.random() * this.options.keysPerClient)}` : key;
@@ -914,10 +916,22 @@ export class Simulation {
     }
   }
 
+  /** What every running node's core says of `partition` (for a failure message). */
+  private describeNodes(partition: number): string {
+    return this.nodes
+      .filter((node) => node.up && node.core !== null)
+      .map((node) => {
+        const core = node.core!;
+        const decision = JSON.stringify(core.canServe(partition, 'read', node.localNow(this.now)));
+        return `${node.id}: ${decision} peers ${JSON.stringify(core.peerStates(partition))} state ${JSON.stringify(core.followerState(partition))} map v${core.currentMap()?.version} log ${node.log.lastSeq(partition)}`;
+      })
+      .join('; ');
+  }
+
   private finalCheck(): void {
     this.storeMap.partitions.forEach((assignment, partition) => {
       if (assignment.target !== undefined) {
-        this.fail(`FINAL: partition ${partition} is still moving after the settle phase (map: ${JSON.stringify(assignment)})`);
+        this.fail(`FINAL: partition ${partition} is still moving after the settle phase (map: ${JSON.stringify(assignment)}; ${this.describeNodes(partition)})`);
       }
       for (const node of this.nodes) {
         if (node.up && !assignment.replicas.includes(node.id) && node.log.lastSeq(partition) !== 0) {
@@ -929,14 +943,7 @@ export class Simulation {
     for (let partition = 0; partition < this.options.partitions; partition++) {
       const server = this.nodes.find((node) => node.up && node.core?.canServe(partition, 'read', node.localNow(this.now)).ok);
       if (server === undefined) {
-        const why = this.nodes
-          .filter((node) => node.up && node.core !== null)
-          .map((node) => {
-            const core = node.core!;
-            const decision = JSON.stringify(core.canServe(partition, 'read', node.localNow(this.now)));
-            return `${node.id}: ${decision} peers ${JSON.stringify(core.peerStates(partition))} state ${JSON.stringify(core.followerState(partition))} map v${core.currentMap()?.version}`;
-          });
-        this.fail(`FINAL: partition ${partition} is not served after the settle phase (map: ${JSON.stringify(this.storeMap.partitions[partition])}; ${why.join('; ')})`);
+        this.fail(`FINAL: partition ${partition} is not served after the settle phase (map: ${JSON.stringify(this.storeMap.partitions[partition])}; ${this.describeNodes(partition)})`);
       }
     }
     for (const [key, writes] of this.ackedByKey) {

@@ -713,8 +713,9 @@ export class ClusterNode implements ClusterView {
     // At start, a baseline node that sees no other baseline node online does not act on the map
     // (no failover, no marking partitions lost) until it has decided whether this is a full restart.
     if (!this.startupHeld) {
-      this.core.onMap(map, performance.now());
+      // Copies are deleted before the core sees the map: a learner reports its position on it.
       this.dropPartitionsMovedAway(map);
+      this.core.onMap(map, performance.now());
     }
     this.noteRebalance();
     this.snapshots.pump();
@@ -781,8 +782,8 @@ export class ClusterNode implements ClusterView {
   private releaseMap(): void {
     const map = this.mapValue;
     if (map === null || this.stopped) return;
-    this.core.onMap(map, performance.now());
     this.dropPartitionsMovedAway(map);
+    this.core.onMap(map, performance.now());
     this.drain();
   }
 
