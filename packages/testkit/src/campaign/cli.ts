@@ -16,7 +16,7 @@ import type { WriteSynchronization } from './dev-cluster.js';
 import { runSeed, summaryLine, type SeedResult } from './run.js';
 
 export const CAMPAIGN_USAGE = `Usage: npm run campaign -- [--seeds N] [--seed S] [--duration SECONDS] [--mode FULL_SYNC|PRIMARY_SYNC|both]
-                           [--out DIR] [--faults KIND,...] [--clients N] [--grace SECONDS] [--keep-data] [--quiet]
+                           [--out DIR] [--faults KIND,...] [--clients N] [--grace SECONDS] [--lab K] [--keep-data] [--quiet]
 
   --seeds N        how many schedules (seeds S, S+1, ...; default 1)
   --seed S         the first seed (default: derived from the time, and printed)
@@ -27,6 +27,8 @@ export const CAMPAIGN_USAGE = `Usage: npm run campaign -- [--seeds N] [--seed S]
   --faults LIST    fault kinds to draw from (default all: ${FAULT_KINDS.join(',')})
   --clients N      concurrent clients (default 5)
   --grace S        the cluster's baseline grace timeout, seconds (default 6)
+  --lab K          network lab 0-9 (default 0: namespaces ns-camp-*, 10.232.0.0/24; K: ns-campK-*,
+                   10.232.K.0/24), so campaigns can run side by side
   --keep-data      keep the members' data directories of valid runs too
   --quiet          print only the summary lines (schedules and events are in the files)
 Needs root (network namespaces, nftables, tc) and a build (npm run campaign builds first).`;
@@ -59,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       faults: { type: 'string' },
       clients: { type: 'string' },
       grace: { type: 'string' },
+      lab: { type: 'string' },
       'keep-data': { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -73,6 +76,9 @@ export async function main(argv: string[]): Promise<number> {
   const durationMs = integer(values.duration, 60, 'duration', 5) * 1000;
   const clients = integer(values.clients, 5, 'clients', 1);
   const graceSeconds = integer(values.grace, 6, 'grace', 1);
+  const lab = integer(values.lab, 0, 'lab', 0);
+  if (lab > 9) throw new Error(`--lab must be 0-9, got ${lab}`);
+  const network = { labName: lab === 0 ? 'camp' : `camp${lab}`, subnet: `10.232.${lab}` };
   const mode = values.mode ?? 'FULL_SYNC';
   if (!['FULL_SYNC', 'PRIMARY_SYNC', 'both'].includes(mode)) throw new Error(`--mode must be FULL_SYNC, PRIMARY_SYNC or both, got ${mode}`);
   const modes: WriteSynchronization[] = mode === 'both' ? ['FULL_SYNC', 'PRIMARY_SYNC'] : [mode as WriteSynchronization];
@@ -89,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
       const outDir = path.join(out, `seed-${seed}-${runMode}`);
       let result: SeedResult;
       try {
-        result = await runSeed({ seed, mode: runMode, durationMs, outDir, clients, graceSeconds, ...(kinds === undefined ? {} : { kinds }), keepData: values['keep-data'] === true, ...(progress === undefined ? {} : { log: progress }) });
+        result = await runSeed({ seed, mode: runMode, durationMs, outDir, clients, graceSeconds, ...network, ...(kinds === undefined ? {} : { kinds }), keepData: values['keep-data'] === true, ...(progress === undefined ? {} : { log: progress }) });
       } catch (error) {
         totals.incomplete += 1;
         print(`seed ${seed} ${runMode}: run failed: ${(error as Error).stack ?? (error as Error).message}`);
