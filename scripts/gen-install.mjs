@@ -43,6 +43,7 @@ metadata:
 export function generateInstall() {
   const helm = execFileSync(path.join(root, 'scripts/helm.sh'), { encoding: 'utf8' }).trim();
   const result = spawnSync(helm, ['template', RELEASE, path.join(root, CHART), '--namespace', NAMESPACE], { encoding: 'utf8', cwd: root });
+  if (result.error !== undefined) throw result.error;
   // helm notes on stderr that the chart's files/ link to manifests/monitoring (level=INFO): not news.
   const notes = result.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('level=INFO '));
   if (result.status !== 0 || notes.length > 0) throw new Error(`helm template failed (${result.status}):\n${result.stderr}`);

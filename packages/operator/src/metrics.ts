@@ -75,6 +75,17 @@ export interface OperatorMetricsSource {
   clusters(): ClusterMetricsView[];
 }
 
+/** Members by state, for ballast_operator_members: `ready` (its node is online), `running`, `stopped`. */
+export function membersByState(members: ReadonlyArray<{ ready: boolean; running: boolean }>): Record<MemberState, number> {
+  let ready = 0;
+  let running = 0;
+  for (const member of members) {
+    if (member.ready) ready++;
+    if (member.running) running++;
+  }
+  return { ready, running, stopped: members.length - running };
+}
+
 /** A fresh set of counters (what a Kubernetes standby reports: nothing reconciled). */
 export function emptyReconcileStats(): ReconcileStats {
   return { reconciles: 0, reconcileErrors: 0, reconcileDurations: new DurationHistogram() };

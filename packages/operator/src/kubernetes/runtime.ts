@@ -41,7 +41,7 @@ import {
 import { liveRegistrations } from '@ballast/cluster-store';
 import { API_GROUP, API_VERSION, applyDefaults, validateName, validateSpec, type Condition, type KVCluster, type KVClusterSpecInput, type KVClusterStatus } from '../api.js';
 import { decide, RESYNC_MS, type Action } from '../decide.js';
-import { DurationHistogram, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
+import { DurationHistogram, membersByState, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
 import { desiredObjects, FIELD_MANAGER, MONITORING_GROUP, MONITORING_KINDS, MONITORING_VERSION, namesOf, templateHash, tokenSecret, type KubeObject } from './objects.js';
 import { mapFromConfigMap, observeCluster, observeMembers, type OnlineNode } from './observe.js';
 import { WorkQueue } from './work-queue.js';
@@ -282,7 +282,7 @@ export class KubernetesRuntime {
       cluster: name,
       replicasDesired: spec.replicas,
       lastReconcileMs: Date.now(),
-      members: { ready: members.filter((member) => member.online).length, running: members.filter((member) => member.running).length, stopped: members.filter((member) => !member.running).length },
+      members: membersByState(members.map((member) => ({ ready: member.online, running: member.running }))),
       status: decision.status,
     });
     // Presence renewals are not events: look again when the first registration would expire.

@@ -56,6 +56,8 @@ export function adoptProcess(pid: number, marker: string): MemberProcess | null 
         resolve({ code: null, signal: null });
       }
     }, ADOPTED_POLL_MS);
+    // Watching an adopted member must not keep `ballast dev` alive on its own.
+    timer.unref();
   });
   return {
     pid,

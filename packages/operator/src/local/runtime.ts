@@ -19,7 +19,7 @@ import path from 'node:path';
 import { startEmbeddedStore, type EmbeddedStoreServer } from '@ballast/cluster-store';
 import { applyDefaults, validateSpec, type KVCluster, type KVClusterSpec, type KVClusterSpecInput, type KVClusterStatus } from '../api.js';
 import { decide, memberConfigHash, type Action, type Observed, type ObservedCluster } from '../decide.js';
-import { DurationHistogram, LOCAL_NAMESPACE, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
+import { DurationHistogram, LOCAL_NAMESPACE, membersByState, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
 import { parseKVClusterFile } from './manifest.js';
 import {
   adoptProcess,
@@ -200,7 +200,7 @@ export class LocalRuntime {
       cluster: this.name,
       replicasDesired: this.spec.replicas,
       lastReconcileMs: this.lastReconcileMs,
-      members: { ready: views.filter((view) => view.ready).length, running: views.filter((view) => view.running).length, stopped: views.filter((view) => !view.running).length },
+      members: membersByState(views),
       status: this.status,
     };
   }
