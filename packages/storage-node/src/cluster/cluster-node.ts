@@ -70,13 +70,22 @@ const TICK_MS = 50;
 const CAS_ATTEMPTS_MAX = 8;
 const HISTORY_META = 'activation-history';
 
-/** ballast_primary_partitions: the state of a led partition, by why canServe refuses a write. */
-const PRIMARY_STATE_OF_REFUSAL: Partial<Record<Extract<ServeDecision, { ok: false }>['reason'], PrimaryState>> = {
+/**
+ * ballast_primary_partitions: the state of a led partition, by why canServe refuses a write. Every
+ * reason has a state, so each led partition is counted once. The core leads only a partition its
+ * map assigns to this node and does not mark lost, so the last three do not occur for a led
+ * partition; if they did, it could not serve for lack of a map (`inactive`) or of leadership
+ * (`no_lease`).
+ */
+const PRIMARY_STATE_OF_REFUSAL: Record<Extract<ServeDecision, { ok: false }>['reason'], PrimaryState> = {
   'read-only': 'read_only',
   'no-lease': 'no_lease',
   'catching-up': 'catching_up',
   'handing-off': 'handing_off',
   inactive: 'inactive',
+  'no-map': 'inactive',
+  lost: 'no_lease',
+  'not-primary': 'no_lease',
 };
 
 /** Wire messages between nodes (besides the core's own messages). */
@@ -417,8 +426,7 @@ export class ClusterNode implements ClusterView {
       else if (assignment.replicas.includes(this.nodeId) || assignment.target?.includes(this.nodeId) === true) partitionsByRole.learner++;
       if (!this.core.isPrimary(partition)) continue;
       const decision = this.core.canServe(partition, 'write', nowMs);
-      const state = decision.ok ? 'serving' : PRIMARY_STATE_OF_REFUSAL[decision.reason];
-      if (state !== undefined) primariesByState[state]++;
+      primariesByState[decision.ok ? 'serving' : PRIMARY_STATE_OF_REFUSAL[decision.reason]]++;
       primariesByIsrSize.set(assignment.isr.length, (primariesByIsrSize.get(assignment.isr.length) ?? 0) + 1);
     }
     const lag = new Map(this.core.replicationLag().map((figures) => [figures.peer, figures]));
