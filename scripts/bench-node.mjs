@@ -11,22 +11,34 @@
 //   Ballast --durability sync   vs  redis-server appendonly yes, appendfsync always
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nodeMain = path.join(root, 'packages/storage-node/dist/main.js');
+const nodeIndex = path.join(root, 'packages/storage-node/dist/index.js');
+const testkitMain = path.join(root, 'packages/testkit/dist/index.js');
 const quick = process.argv.includes('--quick');
 const requests = quick ? 20_000 : 200_000;
 const pipelinedRequests = quick ? 50_000 : 1_000_000;
 const restartKeys = quick ? 50_000 : 1_000_000;
 /** Memory is sampled this long after the server is ready or the last request is answered. */
 const memorySettleMs = 2_000;
-/** The node's default `--cache-bytes` (the bench does not change it). */
-const recordCacheBytesDefault = 64 * 1024 * 1024;
+/** Pipelined loads and reads: commands per write, and at most this many writes' worth unanswered. */
+const pipelineBatchCommands = 2000;
+const pipelineBatchesInFlight = 4;
+/** A batch's replies take this long only if the server is stuck. */
+const pipelineBatchTimeoutMs = 60_000;
 const children = new Set();
+/** The built @ballast/testkit (its RawClient), imported once the build is checked. */
+let testkit;
+/**
+ * The node's default `--cache-bytes`, read from the built @ballast/storage-node; every ballast-node
+ * this script starts is given it as a flag, so a BALLAST_CACHE_BYTES in the environment does not apply.
+ */
+let recordCacheBytes;
 
 function need(command) {
   if (spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0) {
@@ -91,7 +103,7 @@ async function startBallast(dir, durability) {
   const adminPort = await freePort();
   const child = track(
     spawn(process.execPath, [nodeMain, '--port', String(port), '--admin-port', String(adminPort), '--data-dir', dir,
-      '--durability', durability, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      '--durability', durability, '--cache-bytes', String(recordCacheBytes), '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   await waitForOutput(child, 'ballast-node ready');
   return { port, adminPort, child, name: `ballast-node (durability ${durability})` };
@@ -160,88 +172,57 @@ function fmt(value) {
   return Math.round(value).toLocaleString('en-US');
 }
 
-async function connect(port) {
-  const socket = new Socket();
-  await new Promise((resolve, reject) => socket.connect(port, '127.0.0.1', resolve).once('error', reject));
-  return socket;
-}
-
-function encodeCommand(args) {
-  return `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('')}`;
-}
-
 /**
- * Sends `count` commands (`commandOf(n)`, n = 0…count-1) over one pipelined connection and waits
- * for every reply. Replies are counted by line: each is `linesPerReply` lines (1 for +OK, 2 for a
- * bulk string without CRLF in it); an error or nil reply stops the run.
+ * Sends `count` commands (`commandOf(n)`, n = 0…count-1) over one pipelined connection, a batch of
+ * pipelineBatchCommands per write while fewer than pipelineBatchesInFlight batches are unanswered,
+ * and waits for every reply; an error or nil reply stops the run.
  */
-async function pipelined(port, count, commandOf, linesPerReply) {
-  const socket = await connect(port);
-  let lines = 0;
-  let pending = '';
-  const done = new Promise((resolve) => {
-    socket.on('data', (chunk) => {
-      pending += chunk.toString('latin1');
-      let index;
-      while ((index = pending.indexOf('\r\n')) >= 0) {
-        if (pending[0] === '-' || pending.startsWith('$-1')) throw new Error(`pipelined run failed: ${pending.slice(0, index)}`);
-        pending = pending.slice(index + 2);
-        lines++;
+async function pipelined(port, count, commandOf) {
+  const client = await testkit.RawClient.connect(port);
+  try {
+    let sent = 0;
+    let answered = 0;
+    while (answered < count) {
+      while (sent - answered < pipelineBatchCommands * pipelineBatchesInFlight && sent < count) {
+        const batch = [];
+        for (let i = 0; i < pipelineBatchCommands && sent < count; i++, sent++) batch.push(testkit.encodeCommand(commandOf(sent)));
+        client.write(Buffer.concat(batch));
       }
-      if (lines >= count * linesPerReply) resolve();
-    });
-  });
-  const windowSize = 2000;
-  let sent = 0;
-  while (sent < count) {
-    while (sent - lines / linesPerReply < windowSize * 4 && sent < count) {
-      let batch = '';
-      for (let i = 0; i < windowSize && sent < count; i++, sent++) batch += encodeCommand(commandOf(sent));
-      socket.write(batch);
+      const replies = await client.nextReplies(Math.min(pipelineBatchCommands, sent - answered), pipelineBatchTimeoutMs);
+      for (const reply of replies) {
+        if (reply === null || reply.error !== undefined) throw new Error(`pipelined run failed: ${JSON.stringify(testkit.plain(reply))}`);
+      }
+      answered += replies.length;
     }
-    await new Promise((resolve) => setTimeout(resolve, 1));
+  } finally {
+    client.close();
   }
-  await done;
-  socket.destroy();
 }
 
 const loadedValue = 'v'.repeat(100);
 
 /** Loads `count` keys `key:<n>` with 100-byte values. */
 function loadKeys(port, count) {
-  return pipelined(port, count, (n) => ['SET', `key:${n}`, loadedValue], 1);
+  return pipelined(port, count, (n) => ['SET', `key:${n}`, loadedValue]);
 }
 
 /** One GET of each key loadKeys wrote. */
 function readKeys(port, count) {
-  return pipelined(port, count, (n) => ['GET', `key:${n}`], 2);
+  return pipelined(port, count, (n) => ['GET', `key:${n}`]);
 }
 
-/** Sends one command on a fresh connection; resolves its bulk-string reply as text (nil: null). */
+/**
+ * Sends one command on a fresh connection; resolves its bulk-string reply as text (nil: null). Any
+ * other reply (an error, -LOADING included) is thrown.
+ */
 async function bulkReply(port, ...args) {
-  const socket = await connect(port);
+  const client = await testkit.RawClient.connect(port);
   try {
-    return await new Promise((resolve, reject) => {
-      let buffered = Buffer.alloc(0);
-      socket.once('error', reject);
-      socket.once('close', () => reject(new Error(`${args[0]}: connection closed before the reply`)));
-      socket.on('data', (chunk) => {
-        buffered = Buffer.concat([buffered, chunk]);
-        const headerEnd = buffered.indexOf('\r\n');
-        if (headerEnd < 0) return;
-        const header = buffered.toString('latin1', 0, headerEnd);
-        if (header[0] !== '$') {
-          reject(new Error(`${args[0]}: ${header}`));
-          return;
-        }
-        const length = Number(header.slice(1));
-        if (length < 0) resolve(null);
-        else if (buffered.length >= headerEnd + 2 + length + 2) resolve(buffered.toString('utf8', headerEnd + 2, headerEnd + 2 + length));
-      });
-      socket.write(encodeCommand(args));
-    });
+    const reply = await client.call(...args);
+    if (reply !== null && !Buffer.isBuffer(reply)) throw new Error(`${args[0]}: ${JSON.stringify(testkit.plain(reply))}`);
+    return reply?.toString('utf8') ?? null;
   } finally {
-    socket.destroy();
+    client.close();
   }
 }
 
@@ -358,7 +339,8 @@ async function restartAndMemory() {
   await stop(ballast);
   ballastMemory.loaded.disk = statSync(ballastData).size;
   const ballastMs = await timeRestart(process.execPath, (port) =>
-    [nodeMain, '--port', String(port), '--admin-port', '0', '--data-dir', ballastDir, '--log-level', 'warn']);
+    [nodeMain, '--port', String(port), '--admin-port', '0', '--data-dir', ballastDir, '--cache-bytes', String(recordCacheBytes),
+      '--log-level', 'warn']);
   rmSync(ballastDir, { recursive: true, force: true });
 
   const redisDir = tempDir('bench-restart-redis-');
@@ -438,7 +420,7 @@ function markdown(restart) {
     '',
     ...memoryTable(restart),
     '',
-    `RSS is what the kernel keeps resident for the process (\`/proc/<pid>/status\` VmRSS): its anonymous part (RssAnon, memory it allocated) plus its file-backed part (RssFile, pages of memory-mapped files it has touched). Ballast's anonymous RSS holds the V8 heap (garbage not yet collected included), Node's Buffers, LMDB's own allocations and the hot-record cache; the cache keeps records read from LMDB, not written ones, and stops at \`--cache-bytes\` (${recordCacheBytesDefault / 1048576} MiB by default): it held ${fmt(cacheEntries.loaded)} records after the load and ${fmt(cacheEntries.read)} after the GET pass. Ballast's file-backed RSS is the pages of data.mdb that LMDB's read-only memory map has touched (each SET reads the key's previous record through it, each GET its record; the "data.mdb mapped" row sums the resident pages of that mapping in \`/proc/<pid>/smaps\`) plus the pages of the node binary and its libraries that the workload has run: they are the kernel's page cache, shared and dropped under memory pressure, so they count in RSS without being memory Ballast has to keep. Ballast's used_memory is V8's heapUsed plus external (Buffers); Redis's is what its allocator (jemalloc) has handed out for keys, values, the keyspace dict and buffers, and its RSS adds the allocator's overhead and fragmentation. On disk: LMDB's data.mdb (a copy-on-write B-tree of 4 KiB pages) and Redis's appendonlydir, whose size depends on when Redis last rewrote its AOF on its own (auto-aof-rewrite-percentage 100 above 64 MB).`,
+    `RSS is what the kernel keeps resident for the process (\`/proc/<pid>/status\` VmRSS): its anonymous part (RssAnon, memory it allocated) plus its file-backed part (RssFile, pages of memory-mapped files it has touched). Ballast's anonymous RSS holds the V8 heap (garbage not yet collected included), Node's Buffers, LMDB's own allocations and the hot-record cache; the cache keeps records read from LMDB, not written ones, and stops at \`--cache-bytes\` (${recordCacheBytes / 1048576} MiB, the node's default): it held ${fmt(cacheEntries.loaded)} records after the load and ${fmt(cacheEntries.read)} after the GET pass. Ballast's file-backed RSS is the pages of data.mdb that LMDB's read-only memory map has touched (each SET reads the key's previous record through it, each GET its record; the "data.mdb mapped" row sums the resident pages of that mapping in \`/proc/<pid>/smaps\`) plus the pages of the node binary and its libraries that the workload has run: they are the kernel's page cache, shared and dropped under memory pressure, so they count in RSS without being memory Ballast has to keep. Ballast's used_memory is V8's heapUsed plus external (Buffers); Redis's is what its allocator (jemalloc) has handed out for keys, values, the keyspace dict and buffers, and its RSS adds the allocator's overhead and fragmentation. On disk: LMDB's data.mdb (a copy-on-write B-tree of 4 KiB pages) and Redis's appendonlydir, whose size depends on when Redis last rewrote its AOF on its own (auto-aof-rewrite-percentage 100 above 64 MB).`,
     '',
     `Restart with ${fmt(restart.keys)} keys of 100 bytes (the same data, time from process start to the first successful GET of the last key):`,
     '',
@@ -453,10 +435,16 @@ function markdown(restart) {
 async function main() {
   need('redis-server');
   need('redis-benchmark');
-  if (!existsSync(nodeMain)) {
-    console.error('build first: npm run build');
-    process.exit(2);
+  for (const built of [nodeMain, nodeIndex, testkitMain]) {
+    if (!existsSync(built)) {
+      console.error('build first: npm run build');
+      process.exit(2);
+    }
   }
+  testkit = await import(pathToFileURL(testkitMain).href);
+  const { parseConfig } = await import(pathToFileURL(nodeIndex).href);
+  recordCacheBytes = parseConfig([], {}, (file) => readFileSync(file, 'utf8')).cacheBytes;
+  console.log(`ballast-node --cache-bytes ${recordCacheBytes} (${recordCacheBytes / 1048576} MiB, the node's default)`);
   await comparePair('everysec', 'async');
   await comparePair('always', 'sync');
   const restart = await restartAndMemory();

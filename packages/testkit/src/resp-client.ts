@@ -180,6 +180,33 @@ export class RawClient {
     });
   }
 
+  /**
+   * The next `count` replies (in order) under one timeout: for a pipeline of many commands, one
+   * promise and one timer instead of one each per reply. Rejects if the connection closes first.
+   */
+  nextReplies(count: number, timeoutMs = 10_000): Promise<RespValue[]> {
+    const received = this.replies.splice(0, count);
+    if (received.length === count) return Promise.resolve(received);
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${count - received.length} of ${count} replies not in time`)), timeoutMs);
+      // The same waiter stands in the queue once per reply still to come.
+      const waiter = {
+        resolve: (value: RespValue) => {
+          received.push(value);
+          if (received.length < count) return;
+          clearTimeout(timer);
+          resolve(received);
+        },
+        reject: (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      for (let i = received.length; i < count; i++) this.waiters.push(waiter);
+    });
+  }
+
   /** Sends a command and waits for its reply. */
   async call(...args: Array<string | Buffer | number>): Promise<RespValue> {
     this.send(...args);
