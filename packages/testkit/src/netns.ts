@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startEtcd, type EtcdProcess } from './etcd.js';
 import { removeDirectory, startNode, temporaryDirectory, type NodeProcess } from './processes.js';
 
@@ -76,14 +77,14 @@ export interface NetworkLab {
 const FAULT_TABLE = 'ballast_fault';
 const KILL_WAIT_MS = 5000;
 
-interface CommandResult {
+export interface CommandResult {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
 /** Runs a command (never through a shell) and collects its output. */
-function run(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
+export function runCommand(command: string, args: readonly string[], input?: string): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -100,8 +101,9 @@ function run(command: string, args: readonly string[], input?: string): Promise<
   });
 }
 
-async function mustRun(command: string, args: readonly string[], input?: string): Promise<string> {
-  const result = await run(command, args, input);
+/** runCommand that throws, with the command and its error output, unless it exits 0; returns stdout. */
+export async function mustRunCommand(command: string, args: readonly string[], input?: string): Promise<string> {
+  const result = await runCommand(command, args, input);
   if (result.code !== 0) {
     throw new Error(`${command} ${args.join(' ')} failed (exit ${String(result.code)}): ${result.stderr.trim()}`);
   }
@@ -117,7 +119,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function commandLineOf(pid: number): string | null {
+/** The process's command line, arguments separated by spaces (null once it is gone). */
+export function commandLineOf(pid: number): string | null {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
   } catch {
@@ -135,11 +138,12 @@ async function killAndWait(pids: readonly number[]): Promise<void> {
     }
   }
   const deadline = Date.now() + KILL_WAIT_MS;
-  while (pids.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (pids.some(isAlive) && Date.now() < deadline) await sleep(20);
 }
 
-async function namespacePids(namespace: string): Promise<number[]> {
-  const result = await run('ip', ['netns', 'pids', namespace]);
+/** The processes in network namespace `namespace` (none when it does not exist), this one excepted. */
+export async function namespacePids(namespace: string): Promise<number[]> {
+  const result = await runCommand('ip', ['netns', 'pids', namespace]);
   if (result.code !== 0) return [];
   return result.stdout
     .split('\n')
@@ -148,7 +152,7 @@ async function namespacePids(namespace: string): Promise<number[]> {
 }
 
 async function existingNamespaces(): Promise<Set<string>> {
-  const output = await mustRun('ip', ['netns', 'list']);
+  const output = await mustRunCommand('ip', ['netns', 'list']);
   return new Set(output.split('\n').map((line) => line.trim().split(/\s+/)[0]!).filter((name) => name !== ''));
 }
 
@@ -180,10 +184,10 @@ async function removeLab(name: string, size: number): Promise<void> {
     const namespace = `ns-${name}-${index}`;
     if (!present.has(namespace)) continue;
     await killAndWait(await namespacePids(namespace));
-    await mustRun('ip', ['netns', 'del', namespace]);
+    await mustRunCommand('ip', ['netns', 'del', namespace]);
   }
-  for (let index = 0; index < size; index++) await run('ip', ['link', 'del', `bl-${name}-${index}`]);
-  await run('ip', ['link', 'del', `br-${name}`]);
+  for (let index = 0; index < size; index++) await runCommand('ip', ['link', 'del', `bl-${name}-${index}`]);
+  await runCommand('ip', ['link', 'del', `br-${name}`]);
   for (const directory of state.directories) removeDirectory(directory);
   rmSync(statePath(name), { force: true });
 }
@@ -197,16 +201,22 @@ async function checkPrerequisites(): Promise<void> {
     ['ip', ['-V'], 'iproute2'],
     ['nft', ['--version'], 'nftables'],
   ] as const) {
-    const result = await run(command, args).catch((error: unknown) => ({ code: -1, stdout: '', stderr: String(error) }));
+    const result = await runCommand(command, args).catch((error: unknown) => ({ code: -1, stdout: '', stderr: String(error) }));
     if (result.code !== 0) throw new Error(`'${command}' is missing: apt-get install ${pkg} (${result.stderr.trim()})`);
   }
+}
+
+/** Returns `address` if it is a dotted-quad IPv4 address (it goes into nft rules), else throws. */
+export function checkIPv4Address(address: string): string {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) throw new Error(`not an IPv4 address: ${address}`);
+  return address;
 }
 
 function faultRules(targets: readonly BlockTarget[]): string {
   const input: string[] = [];
   const output: string[] = [];
   for (const { address, port } of targets) {
-    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) throw new Error(`not an IPv4 address: ${address}`);
+    checkIPv4Address(address);
     if (port === undefined) {
       input.push(`ip saddr ${address} drop`);
       output.push(`ip daddr ${address} drop`);
@@ -270,10 +280,10 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
       saveState();
     },
     async block(namespace, targets) {
-      await mustRun('ip', ['netns', 'exec', namespace.name, 'nft', '-f', '-'], targets.length === 0 ? NO_FAULT_RULES : faultRules(targets));
+      await mustRunCommand('ip', ['netns', 'exec', namespace.name, 'nft', '-f', '-'], targets.length === 0 ? NO_FAULT_RULES : faultRules(targets));
     },
     async heal() {
-      for (const namespace of namespaces) await mustRun('ip', ['netns', 'exec', namespace.name, 'nft', '-f', '-'], NO_FAULT_RULES);
+      for (const namespace of namespaces) await mustRunCommand('ip', ['netns', 'exec', namespace.name, 'nft', '-f', '-'], NO_FAULT_RULES);
     },
     async destroy() {
       await removeLab(name, options.size);
@@ -281,17 +291,17 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
   };
 
   try {
-    await mustRun('ip', ['link', 'add', bridge, 'type', 'bridge']);
-    await mustRun('ip', ['addr', 'add', `${hostAddress}/24`, 'dev', bridge]);
-    await mustRun('ip', ['link', 'set', bridge, 'up']);
+    await mustRunCommand('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    await mustRunCommand('ip', ['addr', 'add', `${hostAddress}/24`, 'dev', bridge]);
+    await mustRunCommand('ip', ['link', 'set', bridge, 'up']);
     for (const namespace of namespaces) {
       const veth = `bl-${name}-${namespace.index}`;
-      await mustRun('ip', ['netns', 'add', namespace.name]);
-      await mustRun('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace.name]);
-      await mustRun('ip', ['link', 'set', veth, 'master', bridge, 'up']);
-      await mustRun('ip', ['-n', namespace.name, 'addr', 'add', `${namespace.address}/24`, 'dev', 'eth0']);
-      await mustRun('ip', ['-n', namespace.name, 'link', 'set', 'eth0', 'up']);
-      await mustRun('ip', ['-n', namespace.name, 'link', 'set', 'lo', 'up']);
+      await mustRunCommand('ip', ['netns', 'add', namespace.name]);
+      await mustRunCommand('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace.name]);
+      await mustRunCommand('ip', ['link', 'set', veth, 'master', bridge, 'up']);
+      await mustRunCommand('ip', ['-n', namespace.name, 'addr', 'add', `${namespace.address}/24`, 'dev', 'eth0']);
+      await mustRunCommand('ip', ['-n', namespace.name, 'link', 'set', 'eth0', 'up']);
+      await mustRunCommand('ip', ['-n', namespace.name, 'link', 'set', 'lo', 'up']);
     }
   } catch (error) {
     await lab.destroy().catch(() => undefined);
@@ -481,7 +491,7 @@ export async function startNetnsCluster(options: NetnsClusterOptions = {}): Prom
           } catch (error) {
             last = (error as Error).message;
           }
-          await new Promise((resolve) => setTimeout(resolve, 100));
+          await sleep(100);
         }
         throw new Error(`cluster not healthy after ${timeoutMs} ms: ${JSON.stringify(last)}`);
       },

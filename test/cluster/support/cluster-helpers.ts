@@ -1,11 +1,16 @@
 /**
  * Helpers for multi-process cluster tests: an ioredis Cluster client configured to retry through a
  * failover, redis-cli runs, key-to-partition arithmetic, the /v1/cluster summary's shape, and
- * bounded waits (a bound on time, never an assertion on speed).
+ * bounded waits (a bound on time, never an assertion on speed). waitFor, median and partitionOfKey
+ * live in @ballast/testkit (the campaign uses them too) and are re-exported here.
  */
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Redis, { type ClusterOptions } from 'ioredis';
-import { keyHashSlot, partitionOfSlot } from '@ballast/cluster';
+import { partitionOfKey } from '@ballast/testkit';
+
+export { median, partitionOfKey, waitFor } from '@ballast/testkit';
+export { sleep };
 
 /** GET /v1/cluster (packages/storage-node/src/cluster/cluster-node.ts summary()). */
 export interface ClusterSummary {
@@ -63,10 +68,6 @@ export function clusterClient(ports: number[], options: ClusterOptions = {}): In
   return client;
 }
 
-export function partitionOfKey(key: string, partitionCount: number): number {
-  return partitionOfSlot(keyHashSlot(Buffer.from(key)), partitionCount);
-}
-
 /** A key (prefix + counter) that falls in `partition`. */
 export function keyInPartition(partition: number, partitionCount: number, prefix: string): string {
   for (let i = 0; i < 1_000_000; i++) {
@@ -96,36 +97,6 @@ export async function redisCli(port: number, args: string[], timeoutMs = 10_000)
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * Polls `probe` until it returns a value other than undefined, or throws after timeoutMs with the
- * last value or error it saw (so a failure says what the world looked like).
- */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown = null;
-  while (performance.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-      last = 'not yet';
-    } catch (error) {
-      last = error instanceof Error ? error.message : error;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${typeof last === 'string' ? last : JSON.stringify(last)})`);
-}
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** A readable error message from anything a client rejected with. */

@@ -12,6 +12,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, type FaultKind } from '../faults/schedule.js';
+import { median } from '../statistics.js';
 import type { WriteSynchronization } from './dev-cluster.js';
 import { runSeed, summaryLine, type SeedResult } from './run.js';
 
@@ -114,7 +115,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const windows = totals.primarySyncWindowsMs.sort((a, b) => a - b);
-  const windowText = windows.length === 0 ? '' : ` (window ${windows[0]!.toFixed(0)}..${windows[windows.length - 1]!.toFixed(0)} ms, median ${windows[Math.floor(windows.length / 2)]!.toFixed(0)} ms)`;
+  const windowText = windows.length === 0 ? '' : ` (window ${windows[0]!.toFixed(0)}..${windows[windows.length - 1]!.toFixed(0)} ms, median ${median(windows).toFixed(0)} ms)`;
   print(
     `total: ${totals.runs} runs, ${totals.ops} ops; FULL_SYNC anomalies ${totals.fullSyncAnomalies}` +
       (modes.includes('PRIMARY_SYNC') ? `; PRIMARY_SYNC lost acknowledged writes ${totals.primarySyncLost}${windowText}` : '') +

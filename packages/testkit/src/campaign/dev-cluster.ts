@@ -8,15 +8,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultTarget } from '../faults/injector.js';
 import { createNetworkLab, type LabNamespace, type NetworkLab } from '../netns.js';
 import { isPortFree, REPOSITORY_ROOT } from '../processes.js';
+import { waitFor, WaitTimeoutError } from '../wait.js';
 
 const OPERATOR_MAIN = path.join(REPOSITORY_ROOT, 'packages/operator/dist/main.js');
 const STORE_PORT_OFFSET = 300;
 const ADMIN_PORT_OFFSET = 400;
 const OPERATOR_READY_MS = 30_000;
 const OPERATOR_EXIT_MS = 30_000;
+const SETTLE_POLL_MS = 250;
 
 export type WriteSynchronization = 'FULL_SYNC' | 'PRIMARY_SYNC';
 
@@ -58,8 +61,6 @@ export interface OperatorMember {
   ready: boolean;
   inBaseline: boolean;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function kvclusterYaml(options: CampaignClusterOptions): string {
   return [
@@ -225,27 +226,38 @@ export class CampaignCluster implements FaultTarget {
   async waitSettled(timeoutMs: number): Promise<{ settled: boolean; why: string; waitedMs: number }> {
     const started = performance.now();
     let why = 'not asked yet';
-    while (performance.now() - started < timeoutMs) {
-      try {
-        const [status, members] = await Promise.all([this.status(), this.operatorMembers()]);
-        const rebalancing = status.conditions.find((condition) => condition.type === 'Rebalancing')?.status === 'True';
-        const notReady = members.filter((member) => !member.running || !member.ready || !member.inBaseline).map((member) => member.name);
-        const problems = [
-          status.clusterState === 'ACTIVE' ? '' : `state ${status.clusterState}`,
-          notReady.length === 0 ? '' : `members not running, ready and in the baseline: ${notReady.join(',')}`,
-          status.baseline.pending === null ? '' : 'a baseline change is pending',
-          status.partitions.underReplicated === 0 ? '' : `${status.partitions.underReplicated} partitions under-replicated`,
-          status.partitions.lost === 0 ? '' : `${status.partitions.lost} partitions lost`,
-          rebalancing ? 'rebalancing' : '',
-        ].filter((problem) => problem !== '');
-        if (problems.length === 0) return { settled: true, why: '', waitedMs: performance.now() - started };
-        why = problems.join('; ');
-      } catch (error) {
-        why = (error as Error).message;
-      }
-      await sleep(250);
+    try {
+      await waitFor(
+        'a settled cluster',
+        async () => {
+          const problems = await this.unsettledBecause().catch((error: unknown) => [(error as Error).message]);
+          why = problems.join('; ');
+          return problems.length === 0 ? true : undefined;
+        },
+        timeoutMs,
+        SETTLE_POLL_MS,
+      );
+      return { settled: true, why: '', waitedMs: performance.now() - started };
+    } catch (error) {
+      // Not settling is a result of the run, reported with what still stood in the way.
+      if (!(error instanceof WaitTimeoutError)) throw error;
+      return { settled: false, why, waitedMs: performance.now() - started };
     }
-    return { settled: false, why, waitedMs: performance.now() - started };
+  }
+
+  /** What keeps the cluster from being settled now (none: settled). */
+  private async unsettledBecause(): Promise<string[]> {
+    const [status, members] = await Promise.all([this.status(), this.operatorMembers()]);
+    const rebalancing = status.conditions.find((condition) => condition.type === 'Rebalancing')?.status === 'True';
+    const notReady = members.filter((member) => !member.running || !member.ready || !member.inBaseline).map((member) => member.name);
+    return [
+      status.clusterState === 'ACTIVE' ? '' : `state ${status.clusterState}`,
+      notReady.length === 0 ? '' : `members not running, ready and in the baseline: ${notReady.join(',')}`,
+      status.baseline.pending === null ? '' : 'a baseline change is pending',
+      status.partitions.underReplicated === 0 ? '' : `${status.partitions.underReplicated} partitions under-replicated`,
+      status.partitions.lost === 0 ? '' : `${status.partitions.lost} partitions lost`,
+      rebalancing ? 'rebalancing' : '',
+    ].filter((problem) => problem !== '');
   }
 
   /**

@@ -5,6 +5,7 @@
  * most one poll interval (plus the node's own lag behind the store) after it happened. Used to name
  * the failover that dropped a lost PRIMARY_SYNC write.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MemberEndpoint } from './dev-cluster.js';
 
 export interface PrimaryChange {
@@ -56,7 +57,7 @@ export class MapMonitor {
       } catch {
         // Down, paused or cut off: the next member answers.
       }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await sleep(POLL_MS);
     }
   }
 

@@ -16,6 +16,7 @@
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultInjector, type FaultEvent } from '../faults/injector.js';
 import { describeFault, generateSchedule, scheduleToJsonl, type FaultKind, type Schedule } from '../faults/schedule.js';
 import { checkAppends, checkLinearizableRegisters, formatReport, HistoryRecorder, monotonicMicroseconds, type CheckReport } from '../history/index.js';
@@ -109,8 +110,6 @@ export function summaryLine(result: SeedResult): string {
   );
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** A checker that throws (a bug in it, or a history it cannot take) gives 'unknown', with why. */
 function checked(what: string, check: () => CheckReport): CheckReport {
   try {
@@ -176,11 +175,16 @@ export async function runSeed(options: SeedRunOptions): Promise<SeedResult> {
   try {
     monitor.start();
     workload.start();
-    const phaseStarted = performance.now();
-    await injector.run(schedule);
-    const left = options.durationMs - (performance.now() - phaseStarted);
-    if (left > 0) await sleep(left);
-    await injector.healAll();
+    try {
+      const phaseStarted = performance.now();
+      await injector.run(schedule);
+      const left = options.durationMs - (performance.now() - phaseStarted);
+      if (left > 0) await sleep(left);
+    } finally {
+      // The one heal of the run, also when the faulty phase throws: what follows (quiet period,
+      // settling, final reads, or closing the cluster) must not run under a fault.
+      await injector.healAll();
+    }
     log(JSON.stringify({ event: { phase: 'healed-all', atUs: clock() } }));
     await sleep(options.quietMs ?? 3000);
     await workload.stop();
@@ -191,8 +195,6 @@ export async function runSeed(options: SeedRunOptions): Promise<SeedResult> {
       writeFileSync(path.join(options.outDir, 'diagnostics.json'), `${JSON.stringify(await cluster.memberDiagnostics(), null, 1)}\n`);
     }
   } finally {
-    injector.stop();
-    await injector.healAll().catch((error: unknown) => log(`heal at cleanup failed: ${(error as Error).message}`));
     await workload.stop().catch(() => undefined);
     await monitor.stop();
     await cluster.close().catch((error: unknown) => log(`closing the cluster failed: ${(error as Error).message}`));

@@ -12,6 +12,7 @@
  * answers before running the command. Every operation is bounded by the client's command timeout and
  * by a deadline of our own; past it the outcome is unknown.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import Redis, { type ClusterOptions } from 'ioredis';
 import type { HistoryRecorder, OpKind } from '../history/index.js';
 import { seededRandom } from '../random.js';
@@ -31,13 +32,6 @@ export interface WorkloadOptions {
   operationTimeoutMs: number;
   /** Pause between a worker's operations: uniform in [0, thinkMs]. */
   thinkMs: number;
-}
-
-export interface WorkloadCounts {
-  ok: number;
-  fail: number;
-  info: number;
-  byKind: Record<OpKind, number>;
 }
 
 /** Definite refusals: the node answered before running the command (routing, lease, cluster state). */
@@ -83,8 +77,6 @@ export function listElements(text: string | null): string[] {
   return parts;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 const FAILURE_BACKOFF_MS = 100;
 const FRESH_CLIENT_AFTER_FAILURES = 5;
 
@@ -106,7 +98,6 @@ async function withDeadline<T>(operation: Promise<T>, timeoutMs: number): Promis
 }
 
 export class Workload {
-  readonly counts: WorkloadCounts = { ok: 0, fail: 0, info: 0, byKind: { read: 0, write: 0, append: 0, readAll: 0 } };
   private readonly clients: ClusterClient[] = [];
   private readonly loops: Array<Promise<void>> = [];
   private stopping = false;
@@ -173,7 +164,6 @@ export class Workload {
   async operate(client: ClusterClient, process: number, kind: OpKind, key: string): Promise<'ok' | 'fail' | 'info'> {
     const { recorder, operationTimeoutMs } = this.options;
     const value = kind === 'write' || kind === 'append' ? this.uniqueValue(process) : null;
-    this.counts.byKind[kind] += 1;
     const id = recorder.invoke(process, kind, key, value);
     try {
       // A little slack over the client's own command timeout, so its error usually comes first.
@@ -194,14 +184,12 @@ export class Workload {
           recorder.ok(id, { values: listElements(await withDeadline(client.get(key), deadlineMs)) });
           break;
       }
-      this.counts.ok += 1;
       return 'ok';
     } catch (error) {
       const message = error instanceof Error ? `${error.name === 'ReplyError' ? 'ReplyError: ' : ''}${error.message}` : String(error);
       const result = error instanceof OperationTimeout ? 'info' : classifyError(message);
       if (result === 'fail') recorder.fail(id, message);
       else recorder.info(id, message);
-      this.counts[result] += 1;
       return result;
     }
   }

@@ -5,6 +5,7 @@
  * operator's admin API for member stops, and the operator process itself. Every start and heal is
  * an event with a timestamp (the history's clock), for the report and the loss-window analysis.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LabNamespace } from '../netns.js';
 import { applyDrops, applyNetem, campaignRules, isNetemUnavailable, nodePidsIn, removeDrops, removeNetem, type NamespaceDrops } from './network.js';
 import { describeFault, type Fault, type FaultKind, type Schedule, type ScheduledFault } from './schedule.js';
@@ -46,8 +47,6 @@ interface ActiveFault {
  */
 const LOSS_INSTEAD_OF_NETEM_PERCENT = 10;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Heals and calls through the operator are retried this many times (it may be restarting). */
 const HEAL_ATTEMPTS = 30;
 const HEAL_RETRY_MS = 500;
@@ -87,7 +86,7 @@ export class FaultInjector {
   async run(schedule: Schedule): Promise<void> {
     const startedMs = performance.now();
     const until = async (offsetMs: number): Promise<void> => {
-      // Bounded: every offset is within the schedule's duration; stop() cuts it short.
+      // Bounded: every offset is within the schedule's duration; healAll() cuts it short.
       while (!this.stopped && performance.now() - startedMs < offsetMs) await sleep(Math.min(50, offsetMs - (performance.now() - startedMs)));
     };
     await Promise.all(
@@ -102,11 +101,6 @@ export class FaultInjector {
         await this.heal(scheduled.id);
       }),
     );
-  }
-
-  /** Makes run() return soon, starting nothing more (healAll() then heals what is active). */
-  stop(): void {
-    this.stopped = true;
   }
 
   async start(scheduled: ScheduledFault): Promise<void> {
@@ -140,7 +134,10 @@ export class FaultInjector {
     this.record(active.scheduled, 'error', `heal failed: ${(lastError as Error).message}`);
   }
 
-  /** Heals every active fault, then makes sure no rule, netem or stopped process is left anywhere. */
+  /**
+   * Starts nothing more (run() returns soon), heals every active fault, then makes sure no rule,
+   * netem or stopped process is left anywhere.
+   */
   async healAll(): Promise<void> {
     this.stopped = true;
     // The operator first: stopping and starting members goes through it.

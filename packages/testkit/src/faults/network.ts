@@ -6,11 +6,11 @@
  * both ways; a one-way partition needs drops on input only, hence this separate table. Random loss
  * by nftables (`numgen random`) stands in for netem on kernels built without sch_netem.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import type { LabNamespace } from '../netns.js';
+import { checkIPv4Address, commandLineOf, mustRunCommand, namespacePids, runCommand, type LabNamespace } from '../netns.js';
 
 const CAMPAIGN_TABLE = 'ballast_campaign';
+/** Part of a ballast-node process's command line: tells the member from other processes in its namespace. */
+const NODE_MAIN = 'storage-node/dist/main.js';
 
 /** What one namespace drops: packets from these addresses, TCP to and from the store, a random share. */
 export interface NamespaceDrops {
@@ -20,14 +20,9 @@ export interface NamespaceDrops {
   randomLossPercent: number;
 }
 
-function checkAddress(address: string): string {
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) throw new Error(`not an IPv4 address: ${address}`);
-  return address;
-}
-
 /** The nft script that replaces the campaign table with `drops` (an empty table when none). */
 export function campaignRules(drops: NamespaceDrops): string {
-  const input = drops.fromAddresses.map((address) => `ip saddr ${checkAddress(address)} drop`);
+  const input = drops.fromAddresses.map((address) => `ip saddr ${checkIPv4Address(address)} drop`);
   const output: string[] = [];
   if (drops.randomLossPercent > 0) {
     const loss = `numgen random mod 100 < ${Math.min(100, Math.round(drops.randomLossPercent))} drop`;
@@ -36,7 +31,7 @@ export function campaignRules(drops: NamespaceDrops): string {
   }
   if (drops.store !== null) {
     const { address, port } = drops.store;
-    input.push(`ip saddr ${checkAddress(address)} tcp sport ${port} drop`);
+    input.push(`ip saddr ${checkIPv4Address(address)} tcp sport ${port} drop`);
     output.push(`ip daddr ${address} tcp dport ${port} drop`);
   }
   const chain = (name: string, rules: string[]): string =>
@@ -45,37 +40,12 @@ export function campaignRules(drops: NamespaceDrops): string {
   return `table inet ${CAMPAIGN_TABLE}\ndelete table inet ${CAMPAIGN_TABLE}\ntable inet ${CAMPAIGN_TABLE} {\n${chain('input', input)}\n${chain('output', output)}\n}\n`;
 }
 
-export interface CommandOutcome {
-  code: number | null;
-  stderr: string;
-}
-
-/** Runs a command without a shell; resolves with its exit code and error output. */
-export function runCommand(command: string, args: readonly string[], input?: string): Promise<CommandOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stderr }));
-    if (input !== undefined) {
-      child.stdin!.on('error', () => undefined);
-      child.stdin!.end(input);
-    }
-  });
-}
-
-async function mustSucceed(command: string, args: readonly string[], input?: string): Promise<void> {
-  const outcome = await runCommand(command, args, input);
-  if (outcome.code !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${String(outcome.code)}): ${outcome.stderr.trim()}`);
-}
-
 export async function applyDrops(namespace: LabNamespace, drops: NamespaceDrops): Promise<void> {
-  await mustSucceed('ip', ['netns', 'exec', namespace.name, 'nft', '-f', '-'], campaignRules(drops));
+  await mustRunCommand('ip', ['netns', 'exec', namespace.name, 'nft', '-f', '-'], campaignRules(drops));
 }
 
 export async function removeDrops(namespace: LabNamespace): Promise<void> {
-  await mustSucceed('ip', ['netns', 'exec', namespace.name, 'nft', '-f', '-'], `table inet ${CAMPAIGN_TABLE}\ndelete table inet ${CAMPAIGN_TABLE}\n`);
+  await mustRunCommand('ip', ['netns', 'exec', namespace.name, 'nft', '-f', '-'], `table inet ${CAMPAIGN_TABLE}\ndelete table inet ${CAMPAIGN_TABLE}\n`);
 }
 
 export interface Netem {
@@ -89,7 +59,7 @@ export async function applyNetem(namespace: LabNamespace, netem: Netem): Promise
   const args = ['netns', 'exec', namespace.name, 'tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem', 'delay', `${netem.delayMs}ms`];
   if (netem.jitterMs > 0) args.push(`${netem.jitterMs}ms`);
   if (netem.lossPercent > 0) args.push('loss', `${netem.lossPercent}%`);
-  await mustSucceed('ip', args);
+  await mustRunCommand('ip', args);
 }
 
 /** tc's answer when the kernel has no netem qdisc (CONFIG_NET_SCH_NETEM not set). */
@@ -107,19 +77,5 @@ export async function removeNetem(namespace: LabNamespace): Promise<void> {
 
 /** Pids of the ballast-node processes running in `namespace` (the member there, if it runs). */
 export async function nodePidsIn(namespace: LabNamespace): Promise<number[]> {
-  const child = spawn('ip', ['netns', 'pids', namespace.name], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  await new Promise((resolve) => child.once('close', resolve));
-  return stdout
-    .split('\n')
-    .map((line) => Number(line.trim()))
-    .filter((pid) => Number.isInteger(pid) && pid > 0)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('storage-node/dist/main.js');
-      } catch {
-        return false;
-      }
-    });
+  return (await namespacePids(namespace.name)).filter((pid) => commandLineOf(pid)?.includes(NODE_MAIN) ?? false);
 }

@@ -10,6 +10,7 @@
  * while they are active (always for `stop-member`, so the baseline changes under another fault).
  */
 import { seededRandom } from '../random.js';
+import { shuffled } from '../shuffle.js';
 
 export const FAULT_KINDS = ['kill', 'pause', 'restart-member', 'partition', 'netem', 'restart-operator', 'stop-member'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -93,15 +94,6 @@ function pick<T>(random: Random, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;
 }
 
-function shuffled<T>(random: Random, items: readonly T[]): T[] {
-  const result = [...items];
-  for (let i = result.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [result[i], result[j]] = [result[j]!, result[i]!];
-  }
-  return result;
-}
-
 function bothWays(a: readonly string[], b: readonly string[]): Array<{ from: string; to: string }> {
   return a.flatMap((x) => b.flatMap((y) => [{ from: x, to: y }, { from: y, to: x }]));
 }
@@ -129,7 +121,7 @@ function splitInTwo(random: Random, members: readonly string[]): [string[], stri
 }
 
 function partitionFault(random: Random, members: readonly string[]): Fault {
-  const order = shuffled(random, members);
+  const order = shuffled(members, random);
   const shape: PartitionShape = members.length >= 3 ? pick(random, ['halves', 'halves', 'one-way', 'bridge'] as const) : pick(random, ['halves', 'one-way'] as const);
   if (shape === 'one-way') {
     const [receivers, senders] = splitInTwo(random, order);
@@ -186,7 +178,7 @@ class Deck {
   ) {}
 
   next(accept: (kind: FaultKind) => boolean = () => true): FaultKind | null {
-    if (this.cards.length === 0) this.cards = shuffled(this.random, this.kinds);
+    if (this.cards.length === 0) this.cards = shuffled(this.kinds, this.random);
     const index = this.cards.findIndex(accept);
     if (index < 0) return null;
     return this.cards.splice(index, 1)[0]!;

@@ -14,6 +14,7 @@
  * - phantom-append: a read holds an element never appended;
  * - reordered-append: a read swaps two adjacent elements that a later read holds in order.
  */
+import { shuffled } from '../shuffle.js';
 import type { SimulatedHistory } from './simulation.js';
 import type { HistoryOp } from './types.js';
 
@@ -41,17 +42,6 @@ interface Change {
 
 function copyOps(ops: readonly HistoryOp[]): HistoryOp[] {
   return ops.map((op) => (op.values === undefined ? { ...op } : { ...op, values: [...op.values] }));
-}
-
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const copy = [...items];
-  for (let index = copy.length - 1; index > 0; index -= 1) {
-    const other = Math.floor(random() * (index + 1));
-    const item = copy[index] as T;
-    copy[index] = copy[other] as T;
-    copy[other] = item;
-  }
-  return copy;
 }
 
 function okOps(ops: readonly HistoryOp[], kind: HistoryOp['kind']): HistoryOp[] {
