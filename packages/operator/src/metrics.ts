@@ -8,12 +8,12 @@
  * Everything is read when scraped from what the runtime keeps anyway (the status its last reconcile
  * decided): nothing here can fall out of step with the KVCluster status.
  */
-import { createRequire } from 'node:module';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CONDITION_TYPES, type KVClusterStatus } from './api.js';
 
 /** The operator package's version (`ballast_build_info{version}`). */
-export const OPERATOR_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export const OPERATOR_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** How `ballast dev` labels its one cluster's namespace, in metrics and Prometheus targets alike. */
 export const LOCAL_NAMESPACE = 'local';
@@ -24,30 +24,18 @@ export const LOCAL_NAMESPACE = 'local';
  */
 export const RECONCILE_DURATION_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** Durations in fixed buckets: bounded memory however many are observed. */
-export class DurationHistogram {
-  /** Observations per bucket (not cumulative); those above the last bound only count in `count`. */
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
+const RECONCILE_DURATION = 'ballast_operator_reconcile_duration_seconds';
 
-  constructor(readonly upperBounds: readonly number[] = RECONCILE_DURATION_BUCKETS_SECONDS) {
-    this.counts = upperBounds.map(() => 0);
-  }
-
-  observe(seconds: number): void {
-    const index = this.upperBounds.findIndex((bound) => seconds <= bound);
-    if (index >= 0) this.counts[index]!++;
-    this.sum += seconds;
-    this.count++;
-  }
+/** A reconcile duration histogram, held by a runtime and registered by registerOperatorMetrics. */
+export function reconcileDurationHistogram(): Histogram {
+  return new Histogram({ name: RECONCILE_DURATION, help: 'Time one reconcile of one cluster took', buckets: [...RECONCILE_DURATION_BUCKETS_SECONDS], registers: [] });
 }
 
 /** A runtime's reconcile counters (every cluster together). */
 export interface ReconcileStats {
   reconciles: number;
   reconcileErrors: number;
-  reconcileDurations: DurationHistogram;
+  reconcileDurations: Histogram;
 }
 
 export type MemberState = 'ready' | 'running' | 'stopped';
@@ -88,7 +76,7 @@ export function membersByState(members: ReadonlyArray<{ ready: boolean; running:
 
 /** A fresh set of counters (what a Kubernetes standby reports: nothing reconciled). */
 export function emptyReconcileStats(): ReconcileStats {
-  return { reconciles: 0, reconcileErrors: 0, reconcileDurations: new DurationHistogram() };
+  return { reconciles: 0, reconcileErrors: 0, reconcileDurations: reconcileDurationHistogram() };
 }
 
 export function registerOperatorMetrics(registry: Registry, source: OperatorMetricsSource): void {
@@ -109,7 +97,8 @@ export function registerOperatorMetrics(registry: Registry, source: OperatorMetr
       this.inc({ result: 'error' }, source.stats.reconcileErrors);
     },
   });
-  registerHistogram(registry, 'ballast_operator_reconcile_duration_seconds', 'Time one reconcile of one cluster took', () => source.stats.reconcileDurations);
+  // The histogram belongs to the runtime (a Kubernetes standby has none yet): scraped through it.
+  registry.registerMetric({ name: RECONCILE_DURATION, get: () => source.stats.reconcileDurations.get(), reset: () => undefined } as never);
 
   /** A gauge per cluster; `values` gives [extra label value, value] pairs, a null value leaves the series out. */
   const perCluster = (name: string, help: string, extraLabel: string | null, values: (entry: ClusterMetricsView) => Array<[string | null, number | null | undefined]>): void => {
@@ -158,31 +147,4 @@ export function registerOperatorMetrics(registry: Registry, source: OperatorMetr
     if (!Array.isArray(conditions)) return [];
     return CONDITION_TYPES.map((type) => [type, conditions.some((condition) => condition.type === type && condition.status === 'True') ? 1 : 0]);
   });
-}
-
-/** An unlabelled histogram read from a DurationHistogram when scraped (prom-client's metric interface). */
-function registerHistogram(registry: Registry, name: string, help: string, read: () => DurationHistogram): void {
-  const metric = {
-    name,
-    help,
-    type: 'histogram',
-    aggregator: 'sum',
-    get() {
-      const histogram = read();
-      let cumulative = 0;
-      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = histogram.upperBounds.map((bound, index) => {
-        cumulative += histogram.counts[index]!;
-        return { metricName: `${name}_bucket`, labels: { le: bound }, value: cumulative };
-      });
-      values.push(
-        { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: histogram.count },
-        { metricName: `${name}_sum`, labels: {}, value: histogram.sum },
-        { metricName: `${name}_count`, labels: {}, value: histogram.count },
-      );
-      return { name, help, type: 'histogram', aggregator: 'sum', values };
-    },
-    /** The figures belong to the runtime: a registry reset leaves them. */
-    reset() {},
-  };
-  registry.registerMetric(metric as never);
 }

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { applyDefaults, CONDITION_TYPES, decide, memberConfigHash, type KVClusterStatus } from '../src/index.js';
-import { DurationHistogram, registerOperatorMetrics, type ClusterMetricsView, type ReconcileStats } from '../src/metrics.js';
+import { reconcileDurationHistogram, registerOperatorMetrics, type ClusterMetricsView, type ReconcileStats } from '../src/metrics.js';
 
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 
@@ -44,7 +44,7 @@ async function scrape(source: { stats: ReconcileStats; clusters: () => ClusterMe
 }
 
 function stats(durations: number[] = [], errors = 0): ReconcileStats {
-  const histogram = new DurationHistogram();
+  const histogram = reconcileDurationHistogram();
   for (const seconds of durations) histogram.observe(seconds);
   return { reconciles: durations.length, reconcileErrors: errors, reconcileDurations: histogram };
 }

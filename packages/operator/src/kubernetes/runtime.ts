@@ -41,7 +41,7 @@ import {
 import { liveRegistrations } from '@ballast/cluster-store';
 import { API_GROUP, API_VERSION, applyDefaults, validateName, validateSpec, type Condition, type KVCluster, type KVClusterSpecInput, type KVClusterStatus } from '../api.js';
 import { decide, RESYNC_MS, type Action } from '../decide.js';
-import { DurationHistogram, membersByState, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
+import { emptyReconcileStats, membersByState, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
 import { desiredObjects, FIELD_MANAGER, MONITORING_GROUP, MONITORING_KINDS, MONITORING_VERSION, namesOf, templateHash, tokenSecret, type KubeObject } from './objects.js';
 import { mapFromConfigMap, observeCluster, observeMembers, type OnlineNode } from './observe.js';
 import { WorkQueue } from './work-queue.js';
@@ -81,7 +81,7 @@ interface ClusterMemory {
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 export class KubernetesRuntime {
-  readonly stats: RuntimeStats = { reconciles: 0, reconcileErrors: 0, reconcileDurations: new DurationHistogram(), conflicts: 0, actions: 0 };
+  readonly stats: RuntimeStats = { ...emptyReconcileStats(), conflicts: 0, actions: 0 };
   /** Each cluster as its last completed reconcile left it, by namespace/name, for /metrics. */
   private readonly views = new Map<string, ClusterMetricsView>();
   private readonly core: CoreV1Api;

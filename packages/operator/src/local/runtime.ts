@@ -19,7 +19,7 @@ import path from 'node:path';
 import { startEmbeddedStore, type EmbeddedStoreServer } from '@ballast/cluster-store';
 import { applyDefaults, validateSpec, type KVCluster, type KVClusterSpec, type KVClusterSpecInput, type KVClusterStatus } from '../api.js';
 import { decide, memberConfigHash, type Action, type Observed, type ObservedCluster } from '../decide.js';
-import { DurationHistogram, LOCAL_NAMESPACE, membersByState, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
+import { emptyReconcileStats, LOCAL_NAMESPACE, membersByState, type ClusterMetricsView, type ReconcileStats } from '../metrics.js';
 import { parseKVClusterFile } from './manifest.js';
 import {
   adoptProcess,
@@ -99,7 +99,7 @@ export class LocalRuntime {
   private closed = false;
   private fileText = '';
   private fileTimer: NodeJS.Timeout | null = null;
-  readonly stats: ReconcileStats & { actions: number } = { reconciles: 0, reconcileErrors: 0, reconcileDurations: new DurationHistogram(), actions: 0 };
+  readonly stats: ReconcileStats & { actions: number } = { ...emptyReconcileStats(), actions: 0 };
   /** When the last reconcile finished without error (Date.now()); null before the first one. */
   private lastReconcileMs: number | null = null;
   private placement: Placement = LOOPBACK_PLACEMENT;
