@@ -5,8 +5,9 @@
 // - spec.monitoring: while the Prometheus Operator's CRDs are missing, asking for a PodMonitor is
 //   reported (Degraded ActionFailed naming the CRD, and an Event) and the cluster runs on; with them
 //   (minimal CRDs registered here), a PodMonitor and a ServiceMonitor owned by the cluster, setting
-//   the target labels cluster and node; turning the toggles off deletes them. The operator metrics
-//   show the cluster (conditions, last reconcile);
+//   the target labels cluster and node; turning the toggles off deletes them. The operator metrics,
+//   scraped over HTTP from the handler the `ballast operator` binary serves, show the cluster
+//   (conditions, last reconcile);
 // - fault: a pod deleted (inside the grace). Invariant: no baseline change;
 // - fault: a member's machine fails (pod killed and not recreated) past the grace, with an operator
 //   restart while the change is pending. Invariants: the restarted operator keeps the deadline; the
@@ -21,15 +22,16 @@
 // - deleting the KVCluster deletes what it owns (owner references), and its processes stop.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, setHeaderOptions } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
 import { freePort, removeDirectory, SimulatedKubelet, startKubeEmulator, startTcpProxy, temporaryDirectory, type KubeEmulator } from '@ballast/testkit';
 import { KubernetesRuntime } from '../../packages/operator/dist/kubernetes/runtime.js';
 import { LeaderElector } from '../../packages/operator/dist/kubernetes/leader-election.js';
-import { registerOperatorMetrics } from '../../packages/operator/dist/metrics.js';
+import { startOperatorHttp } from '../../packages/operator/dist/kubernetes/http.js';
 import type { KVClusterStatus } from '@ballast/operator';
 import { checkNoAcknowledgedWriteLost, clusterClient, sleep, waitFor, Writer } from '../cluster/support/cluster-helpers.js';
 
@@ -41,6 +43,8 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
   let config: KubeConfig;
   let kubelet: SimulatedKubelet;
   let runtime: KubernetesRuntime;
+  let operatorHttp: Server[] = [];
+  let metricsUrl: string;
   let workDir: string;
   const logs: string[] = [];
   const log = (line: string): void => {
@@ -78,9 +82,15 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
     kubelet = new SimulatedKubelet({ config, serverUrl: kube.url, namespace: NAMESPACE, workDir, log });
     kubelet.start();
     runtime = await startRuntime();
+    // The HTTP endpoints the `ballast operator` binary serves, around this runtime (and the one
+    // that replaces it on a restart), on ephemeral loopback ports: the metrics are read as
+    // Prometheus reads them. Without leader election the one runtime is the leader, as in the binary.
+    operatorHttp = await startOperatorHttp({ runtime: () => runtime, leader: () => true }, { metricsPort: 0, healthPort: 0, host: '127.0.0.1' });
+    metricsUrl = `http://127.0.0.1:${(operatorHttp[0]!.address() as AddressInfo).port}/metrics`;
   }, 60_000);
 
   afterAll(async () => {
+    await Promise.all(operatorHttp.map((server) => new Promise((resolve) => server.close(resolve))));
     await runtime?.stop();
     await kubelet?.stop();
     await kube?.close();
@@ -183,10 +193,11 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
     expect(headless.metadata!.labels).toMatchObject(serviceMonitor!.spec.selector.matchLabels);
     await waitStatus('Degraded no longer ActionFailed', (current) => current.observedGeneration === both && degraded(current)?.reason !== 'ActionFailed', 30_000);
 
-    // The operator metrics (as /metrics serves them) show the cluster.
-    const registry = new Registry();
-    registerOperatorMetrics(registry, { stats: runtime.stats, clusters: () => runtime.metricsViews() });
-    const text = await registry.metrics();
+    // The operator metrics, scraped from its /metrics as Prometheus would, show the cluster.
+    const scrape = await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) });
+    expect(scrape.status).toBe(200);
+    expect(scrape.headers.get('content-type')).toContain('text/plain');
+    const text = await scrape.text();
     expect(text).toContain('ballast_operator_condition{namespace="data",cluster="kv",type="Available"} 1');
     expect(text).toContain('ballast_operator_baseline_nodes{namespace="data",cluster="kv"} 3');
     expect(Number(/^ballast_operator_last_reconcile_timestamp_seconds\{namespace="data",cluster="kv"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(Date.now() / 1000 - 30);

@@ -2,8 +2,12 @@
 // `ballast dev` cluster (3 storage node processes) and its operator, under client load:
 // - Prometheus finds the nodes through `ballast dev`'s /v1/prometheus/targets (http_sd) and
 //   scrapes them and the operator;
-// - every expression of the dashboard (variables filled in as Grafana would) returns data, with a
-//   member stopped so that the baseline-change panels have something to show;
+// - every template variable of the dashboard, its own query taken from the dashboard JSON and
+//   evaluated as Grafana does (`label_values(M, L)`: the values of L on the series of M in the
+//   dashboard's time range, the earlier variables substituted), finds the namespace, the cluster and
+//   its nodes; a broken variable query fails here;
+// - every expression of the dashboard (variables filled in with those values, as Grafana would)
+//   returns data, with a member stopped so that the baseline-change panels have something to show;
 // - every alert rule evaluates without error, and BallastBaselineChangePending fires for the
 //   stopped member while nothing data-losing (BallastPartitionsLost) does.
 // Fault: one member stopped (machine lost) under load. Invariant: the monitoring sees it (nodes
@@ -25,6 +29,47 @@ interface QueryResult {
   error?: string;
   data?: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> };
 }
+interface DashboardVariable {
+  name: string;
+  type: string;
+  query?: string | { query: string };
+  definition?: string;
+  regex?: string;
+  multi?: boolean;
+  includeAll?: boolean;
+}
+interface Dashboard {
+  panels: Array<{ title: string; type: string; targets?: Array<{ expr: string }> }>;
+  templating: { list: DashboardVariable[] };
+  time: { from: string; to: string };
+}
+
+const LABEL_NAME = '[a-zA-Z_][a-zA-Z0-9_]*';
+// Grafana's `label_values(metric{matchers}, label)` and `label_values(label)`; the selector may
+// hold commas, so the label is what follows the last one.
+const LABEL_VALUES_OF_SERIES = new RegExp(`^label_values\\(\\s*(.+),\\s*(${LABEL_NAME})\\s*\\)$`, 's');
+const LABEL_VALUES = new RegExp(`^label_values\\(\\s*(${LABEL_NAME})\\s*\\)$`);
+
+/** A variable's value in a query, as Grafana's Prometheus data source writes it (its
+ * prometheusRegularEscape and prometheusSpecialRegexEscape): for a multi-value or All variable,
+ * regex-escaped inside a PromQL string, several values as an alternation. */
+function formatVariable(variable: DashboardVariable, values: string[]): string {
+  if (variable.multi !== true && variable.includeAll !== true) return values[0]!.replace(/\\/g, '\\\\').replace(/'/g, "\\\\'");
+  const escaped = values.map((value) => value.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]'+?.()|]/g, '\\\\$&'));
+  return escaped.length === 1 ? escaped[0]! : `(${escaped.join('|')})`;
+}
+
+/** `$name` and `${name}` replaced by the values chosen for the variables named; others left. */
+function interpolate(text: string, chosen: Map<string, string>): string {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced: string | undefined, bare: string | undefined) => chosen.get((braced ?? bare)!) ?? whole);
+}
+
+/** The seconds before now of a Grafana relative time (`now-1h`). */
+function secondsBeforeNow(relative: string): number {
+  const match = /^now-(\d+)([smhd])$/.exec(relative);
+  if (match === null) throw new Error(`unsupported dashboard time ${relative}`);
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 's' | 'm' | 'h' | 'd'];
+}
 
 describe('monitoring against a real Prometheus and a real ballast dev cluster', () => {
   let dev: DevHarness;
@@ -39,6 +84,42 @@ describe('monitoring against a real Prometheus and a real ballast dev cluster', 
   async function query(expr: string): Promise<QueryResult> {
     const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(10_000) });
     return (await response.json()) as QueryResult;
+  }
+
+  /** What a query variable offers, as Grafana finds it: its query (variables before it substituted)
+   * run against Prometheus over the dashboard's time range, then its regex applied. */
+  async function variableValues(variable: DashboardVariable, chosen: Map<string, string>, timeFrom: string): Promise<string[]> {
+    const text = typeof variable.query === 'string' ? variable.query : variable.query?.query;
+    if (text === undefined) throw new Error(`variable ${variable.name} has no query`);
+    const expanded = interpolate(text.trim(), chosen);
+    const endSeconds = Date.now() / 1000;
+    const range = `start=${endSeconds - secondsBeforeNow(timeFrom)}&end=${endSeconds}`;
+    let values: string[];
+    const ofSeries = LABEL_VALUES_OF_SERIES.exec(expanded);
+    const ofLabel = LABEL_VALUES.exec(expanded);
+    if (ofSeries !== null) {
+      const [, selector, label] = ofSeries as unknown as [string, string, string];
+      const response = await fetch(`${prometheusUrl}/api/v1/series?match[]=${encodeURIComponent(selector)}&${range}`, { signal: AbortSignal.timeout(10_000) });
+      const body = (await response.json()) as { status: string; error?: string; data?: Array<Record<string, string>> };
+      if (body.status !== 'success') throw new Error(`variable ${variable.name}: ${expanded}: ${body.error ?? response.status}`);
+      values = [...new Set(body.data!.flatMap((series) => (series[label] === undefined ? [] : [series[label]])))];
+    } else if (ofLabel !== null) {
+      const response = await fetch(`${prometheusUrl}/api/v1/label/${ofLabel[1]}/values?${range}`, { signal: AbortSignal.timeout(10_000) });
+      const body = (await response.json()) as { status: string; error?: string; data?: string[] };
+      if (body.status !== 'success') throw new Error(`variable ${variable.name}: ${expanded}: ${body.error ?? response.status}`);
+      values = body.data!;
+    } else {
+      throw new Error(`variable ${variable.name}: ${text}: not a query form this test evaluates (label_values(metric, label) or label_values(label))`);
+    }
+    const regex = /^\/(.*)\/([a-z]*)$/s.exec(variable.regex ?? '');
+    if (regex !== null) {
+      const pattern = new RegExp(regex[1]!, regex[2]);
+      values = values.flatMap((value) => {
+        const match = pattern.exec(value);
+        return match === null ? [] : [match[1] ?? value];
+      });
+    }
+    return values.sort();
   }
 
   beforeAll(async () => {
@@ -145,13 +226,24 @@ describe('monitoring against a real Prometheus and a real ballast dev cluster', 
     // A few more scrapes so that every rate window spans the stop.
     await new Promise((resolve) => setTimeout(resolve, 5000));
 
-    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Array<{ title: string; type: string; targets?: Array<{ expr: string }> }> };
-    const fill = (expr: string): string =>
-      expr
-        .replaceAll('$namespace', namespace)
-        .replaceAll('$cluster', 't')
-        .replaceAll('$node', '.*')
-        .replaceAll('$__rate_interval', RATE_INTERVAL);
+    const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
+    // The variables, in order, each from its own query in the dashboard (a later one narrowed by the
+    // values of the earlier ones, all of them chosen): the cluster under test and its nodes, the
+    // stopped one included (it has series in the time range).
+    const expected: Record<string, string[]> = { namespace: [namespace], cluster: ['t'], node: ['t-0', 't-1', 't-2'] };
+    const chosen = new Map<string, string>();
+    const queryVariables = dashboard.templating.list.filter((variable) => variable.type === 'query');
+    expect(queryVariables.map((variable) => variable.name)).toEqual(Object.keys(expected));
+    for (const variable of queryVariables) {
+      const text = typeof variable.query === 'string' ? variable.query : variable.query?.query;
+      // The definition is what Grafana shows for the query it runs.
+      if (variable.definition !== undefined) expect(variable.definition, variable.name).toBe(text);
+      const values = await variableValues(variable, chosen, dashboard.time.from);
+      expect(values, `variable ${variable.name}: ${text}`).toEqual(expected[variable.name]);
+      chosen.set(variable.name, formatVariable(variable, values));
+    }
+    chosen.set('__rate_interval', RATE_INTERVAL);
+    const fill = (expr: string): string => interpolate(expr, chosen);
     const empty: string[] = [];
     let expressions = 0;
     for (const panel of dashboard.panels) {
@@ -164,11 +256,6 @@ describe('monitoring against a real Prometheus and a real ballast dev cluster', 
     }
     expect(expressions).toBeGreaterThanOrEqual(40);
     expect(empty).toEqual([]);
-    // The variables' queries too.
-    for (const variable of ['namespace', 'cluster', 'node']) {
-      const result = await query(`count by (${variable}) (ballast_cluster_map_version{namespace=~"${namespace}", cluster=~"t"})`);
-      expect(result.data!.result.length, variable).toBeGreaterThan(0);
-    }
   }, 150_000);
 
   it('evaluates every alert rule without error and fires BallastBaselineChangePending for the stopped member', async () => {
