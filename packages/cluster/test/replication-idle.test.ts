@@ -2,35 +2,12 @@
 // 11): a learner of a moving partition must report its position on its own, and a primary whose
 // handoff timed out must keep proposing its new term while the store does not answer.
 import { describe, expect, it } from 'vitest';
-import { ReplicationCore, type ClusterMap, type LocalLog, type PartitionAssignment, type PeerMessage } from '../src/index.js';
+import { ReplicationCore, type PeerMessage } from '../src/index.js';
+import { emptyLog, onePartitionMap } from './support/one-partition.js';
 
-const emptyLog: LocalLog = {
-  lastSeq: () => 0,
-  lastTerm: () => 0,
-  durableSeq: () => 0,
-  epochs: () => [],
-  read: () => [],
-};
+const mapAt = (version: number, assignment: Parameters<typeof onePartitionMap>[1], rebalanceVersion?: number) =>
+  onePartitionMap(version, assignment, { nodes: ['a', 'b', 'c'], ...(rebalanceVersion === undefined ? {} : { rebalanceVersion }) });
 
-const address = { host: 'h', port: 1, peerPort: 2, adminPort: 3 };
-
-function mapAt(version: number, assignment: PartitionAssignment, rebalanceVersion?: number): ClusterMap {
-  return {
-    formatVersion: 1,
-    clusterId: 'c',
-    version,
-    state: 'ACTIVE',
-    autoActivatePending: false,
-    partitionCount: 1,
-    backups: 1,
-    writeSynchronization: 'FULL_SYNC',
-    baseline: ['a', 'b', 'c'],
-    nodes: { a: address, b: address, c: address },
-    history: [],
-    partitions: [assignment],
-    ...(rebalanceVersion === undefined ? {} : { rebalance: { startedAtMs: 0, version: rebalanceVersion, partitionsTotal: 1 } }),
-  };
-}
 
 function reportsTo(core: ReplicationCore, peer: string): Array<Extract<PeerMessage, { type: 'ack' }>> {
   return core

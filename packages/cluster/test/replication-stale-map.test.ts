@@ -4,34 +4,8 @@
 // "leading partition" for every partition it had lost while its watch replayed the versions it missed.
 // Leading there would serve with the older version's ISR, without the members a later version added.
 import { describe, expect, it } from 'vitest';
-import { ReplicationCore, type ClusterMap, type LocalLog, type PartitionAssignment } from '../src/index.js';
-
-const emptyLog: LocalLog = {
-  lastSeq: () => 0,
-  lastTerm: () => 0,
-  durableSeq: () => 0,
-  epochs: () => [],
-  read: () => [],
-};
-
-const address = { host: 'h', port: 1, peerPort: 2, adminPort: 3 };
-
-function mapAt(version: number, assignment: PartitionAssignment): ClusterMap {
-  return {
-    formatVersion: 1,
-    clusterId: 'c',
-    version,
-    state: 'ACTIVE',
-    autoActivatePending: false,
-    partitionCount: 1,
-    backups: 1,
-    writeSynchronization: 'FULL_SYNC',
-    baseline: ['a', 'b'],
-    nodes: { a: address, b: address },
-    history: [],
-    partitions: [assignment],
-  };
-}
+import { ReplicationCore } from '../src/index.js';
+import { emptyLog, onePartitionMap as mapAt } from './support/one-partition.js';
 
 describe('replication core and a lagging map', () => {
   it('does not lead at a term it knows was superseded', () => {

@@ -497,7 +497,8 @@ export class ReplicationCore {
         assignment: null,
         role: 'none',
         leader: null,
-        knownTerm: 0,
+        // A restarted node knows at least the terms in its own log: it never accepts an older primary.
+        knownTerm: this.log.lastTerm(partition),
         knownPrimary: null,
         lastHeardMs: nowMs,
         appliedSeq: 0,
@@ -975,8 +976,14 @@ export class ReplicationCore {
     runtime.reportedDurableSeq = 0;
   }
 
-  /** Whether `from` is the primary of the partition at `term` as far as this node knows. */
+  /**
+   * Whether `from` is the primary of the partition at `term` as far as this node knows. Never before
+   * this process has a map: a restarted node has forgotten the terms it heard of and the leases it
+   * granted, and a deposed primary (cut off, still at its old term) would otherwise get a lease
+   * from it, or overwrite a newer copy with an older one (found by the fault campaign, seed 219).
+   */
   private acceptsPrimary(runtime: PartitionRuntime, from: string, term: number): boolean {
+    if (this.map === null) return false;
     if (runtime.leader !== null && term <= runtime.leader.term) return false;
     if (term > runtime.knownTerm) {
       this.noteTerm(runtime, term, from);
@@ -1034,7 +1041,7 @@ export class ReplicationCore {
    * replace a newer copy.
    */
   acceptsSnapshot(partition: number, from: string, term: number): boolean {
-    if (!this.holdsReplica(partition)) return false;
+    if (this.map === null || !this.holdsReplica(partition)) return false;
     const runtime = this.partitions.get(partition);
     if (runtime === undefined) return true;
     if (runtime.leader !== null) return false;

@@ -99,6 +99,9 @@ export interface SimulationReport {
   lostWrites: number;
 }
 
+/** After the settle phase, how long the simulation may run on until every partition is served. */
+const FINAL_GRACE_MS = 2000;
+
 /** BALLAST_SIM_TRACE=<regex>: print matching events as they happen (debugging one seed). */
 const TRACE_FILTER = process.env.BALLAST_SIM_TRACE === undefined ? null : new RegExp(process.env.BALLAST_SIM_TRACE);
 
@@ -406,7 +409,9 @@ export class Simulation {
     if (this.options.rollingRestart === true) this.scheduleRollingRestart();
     const end = this.options.faultPhaseMs + this.options.settleMs;
     this.at(this.options.faultPhaseMs, () => this.healEverything());
-    while (this.queue.peekTime() <= end) {
+    // Up to FINAL_GRACE_MS more, only while some partition is not served: a handoff to the preferred
+    // primary can start just before the end, and the new primary serves once its ISR granted leases.
+    while (this.queue.peekTime() <= end || (this.queue.peekTime() <= end + FINAL_GRACE_MS && !this.everyPartitionServed())) {
       const event = this.queue.pop()!;
       this.now = event.time;
       try {
@@ -478,8 +483,12 @@ export class Simulation {
     const core = new ReplicationCore(node.id, node.log, this.options.replication);
     node.core = core;
     this.note(`${node.id} starts (incarnation ${node.incarnation})`);
-    this.onNode(node, this.now + this.between(1, 20), () => {
+    // The map can come well after the peer links (a slow store read, or a node holding the map back
+    // while it decides whether this is a full restart): meanwhile peers' messages reach a core with no map.
+    this.onNode(node, this.now + this.between(1, this.random() < 0.5 ? 20 : 800), () => {
       if (node.storeReachable) this.deliverMap(node);
+    });
+    this.onNode(node, this.now + this.between(1, 20), () => {
       core.onOnlineNodes(this.onlineNodes(), node.localNow(this.now));
       for (const peer of this.nodes) {
         if (peer !== node && this.connectedPair(node, peer)) {
@@ -914,6 +923,13 @@ export class Simulation {
         serving = node.id;
       }
     }
+  }
+
+  private everyPartitionServed(): boolean {
+    for (let partition = 0; partition < this.options.partitions; partition++) {
+      if (!this.nodes.some((node) => node.up && node.core?.canServe(partition, 'read', node.localNow(this.now)).ok)) return false;
+    }
+    return true;
   }
 
   /** What every running node's core says of `partition` (for a failure message). */
