@@ -2,7 +2,7 @@
 // 11): a learner of a moving partition must report its position on its own, and a primary whose
 // handoff timed out must keep proposing its new term while the store does not answer.
 import { describe, expect, it } from 'vitest';
-import { ReplicationCore, type PeerMessage } from '../src/index.js';
+import { applyProposals, ReplicationCore, type PeerMessage } from '../src/index.js';
 import { emptyLog, onePartitionMap } from './support/one-partition.js';
 
 const mapAt = (version: number, assignment: Parameters<typeof onePartitionMap>[1], rebalanceVersion?: number) =>
@@ -69,5 +69,17 @@ describe('replication core with an idle partition', () => {
     expect(promotes(core)).toEqual([promote]);
     core.tick(8300);
     expect(promotes(core)).toEqual([promote]);
+  });
+});
+
+describe('an ISR expansion judged before a baseline change', () => {
+  it('is refused by a map with a newer baseline change (it may have waited in a queue meanwhile)', () => {
+    const assignment = { replicas: ['a', 'b', 'c'], isr: ['a', 'b'], primary: 'a', term: 1, lost: false, target: ['a', 'c'] };
+    const expansion = { kind: 'expand-isr', partition: 0, primary: 'a', term: 1, added: 'c', rebalanceVersion: 5 } as const;
+    const same = applyProposals(mapAt(6, assignment, 5), [expansion]);
+    expect(same.next?.partitions[0]?.isr).toEqual(['a', 'b', 'c']);
+    const newer = applyProposals(mapAt(9, assignment, 8), [expansion]);
+    expect(newer.next).toBeNull();
+    expect(newer.rejected.map(({ error }) => error.code)).toEqual(['STALE_EXPANSION']);
   });
 });

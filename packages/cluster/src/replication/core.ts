@@ -687,8 +687,17 @@ export class ReplicationCore {
     }
     // An expansion whose result never came back (a lost CAS reply) is proposed again until the map
     // shows it or refuses it: meanwhile the member counts for commits and leases.
-    for (const peer of leader.pendingExpand) {
-      if (!assignment.isr.includes(peer)) this.propose(runtime, { kind: 'expand-isr', partition: runtime.partition, primary: this.nodeId, term: leader.term, added: peer }, nowMs);
+    // A baseline change since (a map this primary had not seen when it proposed) voids the proposal
+    // until the peer reports its position from that map (the same fence as below).
+    const rebalanceVersion = this.map?.rebalance?.version ?? 0;
+    for (const peer of [...leader.pendingExpand]) {
+      if (assignment.isr.includes(peer)) continue;
+      const progress = leader.peers.get(peer);
+      if (assignment.target !== undefined && progress !== undefined && progress.peerMapVersion < rebalanceVersion) {
+        leader.pendingExpand.delete(peer);
+        continue;
+      }
+      this.propose(runtime, { kind: 'expand-isr', partition: runtime.partition, primary: this.nodeId, term: leader.term, added: peer, rebalanceVersion }, nowMs);
     }
     // Caught-up replicas outside the ISR join it.
     const lastSeq = this.log.lastSeq(runtime.partition);
@@ -698,13 +707,12 @@ export class ReplicationCore {
       // A node joining a moving partition may have held a copy it deleted when an earlier move
       // completed: its position counts only once reported from a map at least as new as the last
       // baseline change (it had seen, and acted on, every older version by then).
-      const rebalanceVersion = this.map?.rebalance?.version ?? 0;
       if (assignment.target !== undefined && progress.peerMapVersion < rebalanceVersion) continue;
       // Only with a fresh lease from the peer: once in the ISR, the primary serves only with one.
       const leased = progress.leaseFromMs + config.leaseMs > nowMs;
       if (leased && progress.matchSeq >= lastSeq && progress.matchSeq >= leader.committedSeq && nowMs - progress.lastHeardMs < config.isrTimeoutMs) {
         leader.pendingExpand.add(peer);
-        this.propose(runtime, { kind: 'expand-isr', partition: runtime.partition, primary: this.nodeId, term: leader.term, added: peer }, nowMs);
+        this.propose(runtime, { kind: 'expand-isr', partition: runtime.partition, primary: this.nodeId, term: leader.term, added: peer, rebalanceVersion }, nowMs);
       }
     }
     this.advanceCommit(runtime);
@@ -833,6 +841,9 @@ export class ReplicationCore {
   /** A backup's position (answer to a probe, or a refused append): continue by log or snapshot. */
   private alignPeer(runtime: PartitionRuntime, peer: string, progress: PeerProgress, lastSeq: number, lastTerm: number, durableSeq: number, nowMs: number): void {
     const partition = runtime.partition;
+    // A peer outside the ISR whose copy went back (deleted when a map this primary missed moved the
+    // partition away) no longer backs the expansion proposed when it was caught up: not proposed again.
+    if (Math.min(durableSeq, lastSeq) < progress.matchSeq && runtime.assignment?.isr.includes(peer) !== true) runtime.leader?.pendingExpand.delete(peer);
     const ownLast = this.log.lastSeq(partition);
     const end = endOfTerm(this.log.epochs(partition), lastTerm, ownLast, this.log.lastTerm(partition));
     if (end === null || lastSeq > end) {

@@ -23,6 +23,12 @@ export function applyProposal(map: ClusterMap, proposal: Proposal): ClusterMap {
       return shrinkIsr(map, proposal.partition, proposal.primary, proposal.term, removed);
     }
     case 'expand-isr':
+      if ((map.rebalance?.version ?? 0) > proposal.rebalanceVersion) {
+        throw new MapTransitionError(
+          'STALE_EXPANSION',
+          `adding ${proposal.added} to the ISR of partition ${proposal.partition} was judged before baseline change v${map.rebalance!.version}`,
+        );
+      }
       return expandIsr(map, proposal.partition, proposal.primary, proposal.term, proposal.added);
     case 'mark-lost':
       return markLost(map, proposal.partition);

@@ -160,7 +160,12 @@ export type PeerMessage =
 export type Proposal =
   | { kind: 'promote'; partition: number; candidate: string; expectedTerm: number }
   | { kind: 'shrink-isr'; partition: number; primary: string; term: number; removed: string[] }
-  | { kind: 'expand-isr'; partition: number; primary: string; term: number; added: string }
+  /**
+   * rebalanceVersion: the baseline change (map.rebalance.version) of the map the primary judged the
+   * member caught up by; a map with a newer baseline change refuses it (the member may have
+   * deleted its copy since, and the proposal may have waited in a queue or a retry).
+   */
+  | { kind: 'expand-isr'; partition: number; primary: string; term: number; added: string; rebalanceVersion: number }
   | { kind: 'mark-lost'; partition: number }
   | { kind: 'restore-lost'; partition: number; candidate: string }
   | { kind: 'complete-move'; partition: number; primary: string; term: number }

@@ -685,6 +685,7 @@ export class Simulation {
         if (node.storeReachable && node.up && node.incarnation === incarnation) {
           if (next === null) outcome = 'applied';
           else if (this.storeMap.version === base.version) {
+            if (this.verbose) this.note(`${node.id} stores v${next.version}: ${applied.map((proposal) => JSON.stringify(proposal)).join(' ')}`);
             this.publishMap(next);
             outcome = 'applied';
           } else outcome = 'conflict';
