@@ -12,9 +12,9 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, type FaultKind } from '../faults/schedule.js';
-import { median } from '../statistics.js';
 import type { WriteSynchronization } from './dev-cluster.js';
 import { runSeed, summaryLine, type SeedResult } from './run.js';
+import { CampaignTotals } from './totals.js';
 
 export const CAMPAIGN_USAGE = `Usage: npm run campaign -- [--seeds N] [--seed S] [--duration SECONDS] [--mode FULL_SYNC|PRIMARY_SYNC|both]
                            [--out DIR] [--faults KIND,...] [--clients N] [--grace SECONDS] [--lab K] [--keep-data] [--quiet]
@@ -39,15 +39,6 @@ function integer(value: string | undefined, fallback: number, name: string, mini
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < minimum) throw new Error(`--${name} must be an integer of at least ${minimum}, got ${value}`);
   return parsed;
-}
-
-interface Totals {
-  runs: number;
-  ops: number;
-  fullSyncAnomalies: number;
-  primarySyncLost: number;
-  primarySyncWindowsMs: number[];
-  incomplete: number;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -90,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   const progress = values.quiet === true ? undefined : print;
   print(`campaign: seeds ${firstSeed}..${firstSeed + seeds - 1}, ${modes.join(' and ')}, ${durationMs / 1000} s each, out ${out}`);
 
-  const totals: Totals = { runs: 0, ops: 0, fullSyncAnomalies: 0, primarySyncLost: 0, primarySyncWindowsMs: [], incomplete: 0 };
+  const totals = new CampaignTotals();
   for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
     for (const runMode of modes) {
       const outDir = path.join(out, `seed-${seed}-${runMode}`);
@@ -98,29 +89,14 @@ export async function main(argv: string[]): Promise<number> {
       try {
         result = await runSeed({ seed, mode: runMode, durationMs, outDir, clients, graceSeconds, ...network, ...(kinds === undefined ? {} : { kinds }), keepData: values['keep-data'] === true, ...(progress === undefined ? {} : { log: progress }) });
       } catch (error) {
-        totals.incomplete += 1;
+        totals.addCrashed();
         print(`seed ${seed} ${runMode}: run failed: ${(error as Error).stack ?? (error as Error).message}`);
         continue;
       }
-      totals.runs += 1;
-      totals.ops += result.ops;
-      if (runMode === 'FULL_SYNC') totals.fullSyncAnomalies += result.anomalies;
-      if (runMode === 'PRIMARY_SYNC') {
-        totals.primarySyncLost += result.losses.count;
-        for (const write of result.losses.lost) if (write.windowMs !== null) totals.primarySyncWindowsMs.push(write.windowMs);
-      }
-      // A PRIMARY_SYNC run's expected anomalies do not hide that it did not settle.
-      if (result.verdict === 'unknown' || !result.settled.settled || result.unreadKeys.length > 0 || result.faultErrors.length > 0) totals.incomplete += 1;
+      totals.add({ ...result, faults: result.schedule.faults });
       print(summaryLine(result));
     }
   }
-  const windows = totals.primarySyncWindowsMs.sort((a, b) => a - b);
-  const windowText = windows.length === 0 ? '' : ` (window ${windows[0]!.toFixed(0)}..${windows[windows.length - 1]!.toFixed(0)} ms, median ${median(windows).toFixed(0)} ms)`;
-  print(
-    `total: ${totals.runs} runs, ${totals.ops} ops; FULL_SYNC anomalies ${totals.fullSyncAnomalies}` +
-      (modes.includes('PRIMARY_SYNC') ? `; PRIMARY_SYNC lost acknowledged writes ${totals.primarySyncLost}${windowText}` : '') +
-      `; incomplete or failed runs ${totals.incomplete}`,
-  );
-  if (totals.fullSyncAnomalies > 0) return 1;
-  return totals.incomplete > 0 ? 2 : 0;
+  for (const line of totals.lines()) print(`total: ${line}`);
+  return totals.exitCode;
 }

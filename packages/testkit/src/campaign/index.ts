@@ -4,4 +4,5 @@ export * from './workload.js';
 export * from './map-monitor.js';
 export * from './losses.js';
 export * from './run.js';
+export * from './totals.js';
 export { main as campaignMain, CAMPAIGN_USAGE } from './cli.js';
