@@ -29,7 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, setHeaderOptions } from '@kubernetes/client-node';
 import { freePort, removeDirectory, SimulatedKubelet, startKubeEmulator, startTcpProxy, temporaryDirectory, type KubeEmulator } from '@ballast/testkit';
-import { KubernetesRuntime } from '../../packages/operator/dist/kubernetes/runtime.js';
+import { emptyRuntimeStats, KubernetesRuntime } from '../../packages/operator/dist/kubernetes/runtime.js';
 import { LeaderElector } from '../../packages/operator/dist/kubernetes/leader-election.js';
 import { startOperatorHttp } from '../../packages/operator/dist/kubernetes/http.js';
 import type { KVClusterStatus } from '@ballast/operator';
@@ -55,8 +55,10 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
   const core = (): CoreV1Api => config.makeApiClient(CoreV1Api);
   const status = async (): Promise<KVClusterStatus | undefined> =>
     ((await custom().getNamespacedCustomObject({ group: 'ballast.io', version: 'v1alpha1', namespace: NAMESPACE, plural: 'kvclusters', name: 'kv' })) as { status?: KVClusterStatus }).status;
+  // The process's counters, which every runtime adds to (as the binary's do across leadership).
+  const stats = emptyRuntimeStats();
   const startRuntime = async (): Promise<KubernetesRuntime> => {
-    const started = new KubernetesRuntime({ config, namespaces: [NAMESPACE], nodeImage: 'ballast-node:test', log, informerRetryMs: 200 });
+    const started = new KubernetesRuntime({ config, namespaces: [NAMESPACE], nodeImage: 'ballast-node:test', log, informerRetryMs: 200, stats });
     await started.start();
     return started;
   };
@@ -85,7 +87,7 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
     // The HTTP endpoints the `ballast operator` binary serves, around this runtime (and the one
     // that replaces it on a restart), on ephemeral loopback ports: the metrics are read as
     // Prometheus reads them. Without leader election the one runtime is the leader, as in the binary.
-    operatorHttp = await startOperatorHttp({ runtime: () => runtime, leader: () => true }, { metricsPort: 0, healthPort: 0, host: '127.0.0.1' });
+    operatorHttp = await startOperatorHttp({ stats, runtime: () => runtime, leader: () => true }, { metricsPort: 0, healthPort: 0, host: '127.0.0.1' });
     metricsUrl = `http://127.0.0.1:${(operatorHttp[0]!.address() as AddressInfo).port}/metrics`;
   }, 60_000);
 
@@ -201,6 +203,7 @@ describe('the operator on Kubernetes (API emulator, simulated kubelet, real node
     expect(text).toContain('ballast_operator_condition{namespace="data",cluster="kv",type="Available"} 1');
     expect(text).toContain('ballast_operator_baseline_nodes{namespace="data",cluster="kv"} 3');
     expect(Number(/^ballast_operator_last_reconcile_timestamp_seconds\{namespace="data",cluster="kv"\} (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(Date.now() / 1000 - 30);
+    expect(Number(/^ballast_operator_reconcile_duration_seconds_count (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
 
     // Off: deleted.
     await setMonitoring({ podMonitor: false, serviceMonitor: false });

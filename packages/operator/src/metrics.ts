@@ -26,12 +26,15 @@ export const RECONCILE_DURATION_BUCKETS_SECONDS: readonly number[] = [0.005, 0.0
 
 const RECONCILE_DURATION = 'ballast_operator_reconcile_duration_seconds';
 
-/** A reconcile duration histogram, held by a runtime and registered by registerOperatorMetrics. */
+/** A reconcile duration histogram, in no registry until registerOperatorMetrics registers it. */
 export function reconcileDurationHistogram(): Histogram {
   return new Histogram({ name: RECONCILE_DURATION, help: 'Time one reconcile of one cluster took', buckets: [...RECONCILE_DURATION_BUCKETS_SECONDS], registers: [] });
 }
 
-/** A runtime's reconcile counters (every cluster together). */
+/**
+ * A runtime's reconcile counters (every cluster together). They live as long as the process: a
+ * Kubernetes operator that becomes leader hands its runtime the ones /metrics already serves.
+ */
 export interface ReconcileStats {
   reconciles: number;
   reconcileErrors: number;
@@ -58,6 +61,7 @@ export interface ClusterMetricsView {
 }
 
 export interface OperatorMetricsSource {
+  /** Registered as they are: the same object for the registry's lifetime. */
   readonly stats: ReconcileStats;
   /** Every cluster the operator runs. */
   clusters(): ClusterMetricsView[];
@@ -74,7 +78,7 @@ export function membersByState(members: ReadonlyArray<{ ready: boolean; running:
   return { ready, running, stopped: members.length - running };
 }
 
-/** A fresh set of counters (what a Kubernetes standby reports: nothing reconciled). */
+/** A fresh set of counters (what a Kubernetes standby reports until it leads: nothing reconciled). */
 export function emptyReconcileStats(): ReconcileStats {
   return { reconciles: 0, reconcileErrors: 0, reconcileDurations: reconcileDurationHistogram() };
 }
@@ -97,8 +101,7 @@ export function registerOperatorMetrics(registry: Registry, source: OperatorMetr
       this.inc({ result: 'error' }, source.stats.reconcileErrors);
     },
   });
-  // The histogram belongs to the runtime (a Kubernetes standby has none yet): scraped through it.
-  registry.registerMetric({ name: RECONCILE_DURATION, get: () => source.stats.reconcileDurations.get(), reset: () => undefined } as never);
+  registry.registerMetric(source.stats.reconcileDurations);
 
   /** A gauge per cluster; `values` gives [extra label value, value] pairs, a null value leaves the series out. */
   const perCluster = (name: string, help: string, extraLabel: string | null, values: (entry: ClusterMetricsView) => Array<[string | null, number | null | undefined]>): void => {

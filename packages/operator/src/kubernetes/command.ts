@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startOperatorHttp } from './http.js';
 import { LeaderElector } from './leader-election.js';
-import { KubernetesRuntime } from './runtime.js';
+import { emptyRuntimeStats, KubernetesRuntime } from './runtime.js';
 
 export const DEFAULT_NODE_IMAGE = 'ghcr.io/ballast-io/ballast-node:0.1.0';
 
@@ -45,14 +45,15 @@ export async function runOperator(args: string[], usage: string): Promise<void> 
   };
   let runtime: KubernetesRuntime | null = null;
   let leader = false;
+  const stats = emptyRuntimeStats();
   const startRuntime = (): void => {
-    runtime = new KubernetesRuntime({ config, namespaces, nodeImage: values['node-image'] ?? DEFAULT_NODE_IMAGE, log });
+    runtime = new KubernetesRuntime({ config, namespaces, nodeImage: values['node-image'] ?? DEFAULT_NODE_IMAGE, log, stats });
     runtime.start().catch((error: unknown) => {
       log(`the runtime failed to start: ${(error as Error).message}`);
       process.exit(1);
     });
   };
-  await startOperatorHttp({ runtime: () => runtime, leader: () => leader }, { metricsPort: port(values['metrics-port'], 8080), healthPort: port(values['health-port'], 8081) });
+  await startOperatorHttp({ stats, runtime: () => runtime, leader: () => leader }, { metricsPort: port(values['metrics-port'], 8080), healthPort: port(values['health-port'], 8081) });
   log(`watching ${namespaces.length === 0 ? 'all namespaces' : namespaces.join(', ')}`);
   if (values['leader-elect'] !== true) {
     leader = true;

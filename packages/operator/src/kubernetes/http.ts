@@ -6,10 +6,12 @@
 import type { Server } from 'node:http';
 import express from 'express';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { emptyReconcileStats, registerOperatorMetrics } from '../metrics.js';
+import { registerOperatorMetrics, type ReconcileStats } from '../metrics.js';
 import type { KubernetesRuntime } from './runtime.js';
 
 export interface OperatorHttpState {
+  /** The process's reconcile counters, handed to the runtime once this replica leads. */
+  stats: ReconcileStats;
   runtime: () => KubernetesRuntime | null;
   leader: () => boolean;
 }
@@ -25,13 +27,7 @@ export async function startOperatorHttp(state: OperatorHttpState, options: { met
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // A standby (no runtime yet) reports no cluster and no reconcile.
-  const empty = emptyReconcileStats();
-  registerOperatorMetrics(registry, {
-    get stats() {
-      return state.runtime()?.stats ?? empty;
-    },
-    clusters: () => state.runtime()?.metricsViews() ?? [],
-  });
+  registerOperatorMetrics(registry, { stats: state.stats, clusters: () => state.runtime()?.metricsViews() ?? [] });
   new Gauge({
     name: 'ballast_operator_leader',
     help: '1 while this operator replica is the leader',

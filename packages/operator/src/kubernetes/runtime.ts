@@ -62,11 +62,17 @@ export interface KubernetesRuntimeOptions {
   adminUrlOf?: (node: OnlineNode) => string;
   /** Restart delay of an informer after an error other than 410. */
   informerRetryMs?: number;
+  /** Counters to add to (default: fresh ones): the process's, which its /metrics already serves. */
+  stats?: RuntimeStats;
 }
 
 export interface RuntimeStats extends ReconcileStats {
   conflicts: number;
   actions: number;
+}
+
+export function emptyRuntimeStats(): RuntimeStats {
+  return { ...emptyReconcileStats(), conflicts: 0, actions: 0 };
 }
 
 interface ClusterMemory {
@@ -81,7 +87,7 @@ interface ClusterMemory {
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 export class KubernetesRuntime {
-  readonly stats: RuntimeStats = { ...emptyReconcileStats(), conflicts: 0, actions: 0 };
+  readonly stats: RuntimeStats;
   /** Each cluster as its last completed reconcile left it, by namespace/name, for /metrics. */
   private readonly views = new Map<string, ClusterMetricsView>();
   private readonly core: CoreV1Api;
@@ -97,6 +103,7 @@ export class KubernetesRuntime {
   private stopped = false;
 
   constructor(private readonly options: KubernetesRuntimeOptions) {
+    this.stats = options.stats ?? emptyRuntimeStats();
     this.core = options.config.makeApiClient(CoreV1Api);
     this.custom = options.config.makeApiClient(CustomObjectsApi);
     this.objects = KubernetesObjectApi.makeApiClient(options.config);
