@@ -139,8 +139,8 @@ const rows = [
   {
     title: 'Operator',
     panels: [
-      series('Reconciles', 'Reconciles per second by result (every cluster the operator runs).', [[`sum by (result) (rate(ballast_operator_reconciles_total[${RATE}]))`, '{{result}}']], { unit: 'ops', w: 8 }),
-      series('Reconcile duration', 'p99 time of one reconcile.', [[`histogram_quantile(0.99, sum by (le) (rate(ballast_operator_reconcile_duration_seconds_bucket[${RATE}])))`, 'p99']], { unit: 's', w: 8 }),
+      series('Reconciles', 'Reconciles per second by result, one series per operator installation (Prometheus job); each covers every cluster its operator runs.', [[`sum by (job, result) (rate(ballast_operator_reconciles_total[${RATE}]))`, '{{job}} {{result}}']], { unit: 'ops', w: 8 }),
+      series('Reconcile duration', 'p99 time of one reconcile, per operator installation (Prometheus job).', [[`histogram_quantile(0.99, sum by (job, le) (rate(ballast_operator_reconcile_duration_seconds_bucket[${RATE}])))`, '{{job}} p99']], { unit: 's', w: 8 }),
       series('Since the last reconcile', 'Time since the operator last completed a reconcile of the cluster. Alert: BallastOperatorNotReconciling.', [[`time() - max by (cluster) (ballast_operator_last_reconcile_timestamp_seconds{${CLUSTER}})`, '{{cluster}}']], { unit: 's', w: 8 }),
     ],
   },
