@@ -8,7 +8,7 @@
 //   -CROSSSLOT for keys in different slots, -CLUSTERDOWN naming a lost partition, keyless commands run
 //   locally, MULTI refuses misrouted queued commands (EXECABORT) and EXEC refuses a cross-slot queue
 //   (and discards it), WATCH routes, READONLY serves reads where this node is an in-sync backup and only
-//   after READONLY (writes still MOVED), READWRITE and RESET end that;
+//   after READONLY (writes still MOVED), in PRIMARY_SYNC only (FULL_SYNC redirects them), READWRITE and RESET end that;
 // - a standalone node (no view) answers cluster commands as redis-server without cluster support.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -237,12 +237,13 @@ describe('a node that owns some partitions of a 3-node map', () => {
     expect(await client.call('UNWATCH')).toBe('OK');
   });
 
-  it('serves reads where it is an in-sync backup only after READONLY; writes still go to the primary', async () => {
+  it('PRIMARY_SYNC: serves reads where it is an in-sync backup only after READONLY; writes still go to the primary', async () => {
     const key = keyIn(8, 'backup'); // partition 8: primary c, backup a
+    const primarySync: ClusterMap = { ...baseMap, writeSynchronization: 'PRIMARY_SYNC' };
     // Write it while this node is the partition's primary, then hand the partition back to c.
-    view.setMap(withPartition(baseMap, 8, { primary: 'a' }));
+    view.setMap(withPartition(primarySync, 8, { primary: 'a' }));
     expect(await client.call('SET', key, 'replicated')).toBe('OK');
-    view.setMap(baseMap);
+    view.setMap(primarySync);
 
     const movedToC = `MOVED ${keyHashSlot(Buffer.from(key))} 127.0.0.1:${C_PORT}`;
     expect(errorOf(await client.call('GET', key))).toBe(movedToC);
@@ -258,6 +259,12 @@ describe('a node that owns some partitions of a 3-node map', () => {
     expect(await client.call('READONLY')).toBe('OK');
     expect(await client.call('RESET')).toBe('RESET');
     expect(errorOf(await client.call('GET', key))).toBe(movedToC);
+
+    // FULL_SYNC: the same READONLY read is redirected to the primary (campaign seed 483).
+    view.setMap(baseMap);
+    expect(await client.call('READONLY')).toBe('OK');
+    expect(errorOf(await client.call('GET', key))).toBe(movedToC);
+    expect(await client.call('READWRITE')).toBe('OK');
   });
 
   it('accepts ASKING and says it is a cluster node in HELLO and INFO', async () => {

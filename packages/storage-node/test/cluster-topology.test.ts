@@ -374,8 +374,8 @@ describe('routing', () => {
     expect(routeByMap({ ...map, state: 'ACTIVE_READ_ONLY' }, 'a', slotOf(0), 'read', false)).toEqual({ kind: 'local', partition: 0 });
   });
 
-  it('serves READONLY reads on an in-sync backup only; writes still go to the primary', () => {
-    const map = threeNodeMap();
+  it('PRIMARY_SYNC: serves READONLY reads on an in-sync backup only; writes still go to the primary', () => {
+    const map = { ...threeNodeMap(), writeSynchronization: 'PRIMARY_SYNC' as const };
     const slotOf = (partition: number): number => partition * 1024;
     // a is the in-sync backup of c's partitions 8, 11, 14.
     expect(routeByMap(map, 'a', slotOf(8), 'read', true)).toEqual({ kind: 'local', partition: 8 });
@@ -386,6 +386,14 @@ describe('routing', () => {
     expect(routeByMap(catchingUp, 'a', slotOf(8), 'read', true)).toEqual({ kind: 'moved', host: '127.0.0.1', port: 7003 });
     // Not a replica at all: MOVED.
     expect(routeByMap(map, 'a', slotOf(1), 'read', true)).toEqual({ kind: 'moved', host: '127.0.0.1', port: 7002 });
+  });
+
+  it('FULL_SYNC: a backup redirects READONLY reads to the primary too (its map may be stale)', () => {
+    const map = threeNodeMap();
+    expect(map.writeSynchronization).toBe('FULL_SYNC');
+    const slotOf = (partition: number): number => partition * 1024;
+    expect(routeByMap(map, 'a', slotOf(8), 'read', true)).toEqual({ kind: 'moved', host: '127.0.0.1', port: 7003 });
+    expect(routeByMap(map, 'a', slotOf(0), 'read', true)).toEqual({ kind: 'local', partition: 0 });
   });
 
   it('turns routes into the error lines clients parse', () => {
@@ -402,7 +410,8 @@ describe('routing', () => {
   });
 
   it('routes EXEC over the whole queue: one slot, write access if any command writes', () => {
-    const view = viewOf('a');
+    // PRIMARY_SYNC, so a READONLY read of a backup's partition is served here.
+    const view = viewOf('a', { ...threeNodeMap(), writeSynchronization: 'PRIMARY_SYNC' });
     const backupKey = keyIn(8);
     const queue = (...commands: string[][]): Array<{ spec: CommandSpec; args: Buffer[] }> =>
       commands.map((command) => ({ spec: spec(command[0]!.toLowerCase()), args: args(...command) }));

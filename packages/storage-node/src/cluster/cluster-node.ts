@@ -312,7 +312,7 @@ export class ClusterNode implements ClusterView {
     const byMap = routeByMap(this.mapValue, this.nodeId, slot, access, readonlyConnection);
     if (byMap.kind !== 'local') return byMap;
     const assignment = this.mapValue!.partitions[byMap.partition]!;
-    if (assignment.primary !== this.nodeId) return byMap; // a READONLY read on a backup
+    if (assignment.primary !== this.nodeId) return byMap; // a READONLY read on a backup (PRIMARY_SYNC only)
     const decision = this.core.canServe(byMap.partition, access, performance.now());
     if (decision.ok) return byMap;
     const { first, last } = slotRangeOfPartition(byMap.partition, this.mapValue!.partitionCount);

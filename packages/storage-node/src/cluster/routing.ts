@@ -89,8 +89,12 @@ export function transactionRefusal(
  * - the slot's partition is lost, or has no primary: CLUSTERDOWN naming the partition;
  * - a write while the cluster is ACTIVE_READ_ONLY: READONLY;
  * - this node is the primary: local;
- * - a read on a READONLY connection and this node is an in-sync backup: local;
- * - otherwise MOVED to the primary.
+ * - a read on a READONLY connection, this node is an in-sync backup and the cluster is PRIMARY_SYNC:
+ *   local (a replica read, as in Redis: it may miss the latest writes);
+ * - otherwise MOVED to the primary. Under FULL_SYNC a backup never serves reads, READONLY or not:
+ *   its map can be stale (it was cut off from the store), so it cannot know that the primary has
+ *   not dropped it from the ISR and acknowledged writes it does not hold (campaign seed 483: a
+ *   client on a READONLY connection read an older value than one acknowledged 3 s before).
  */
 export function routeByMap(
   map: ClusterMap | null,
@@ -113,7 +117,9 @@ export function routeByMap(
     return { kind: 'error', code: 'READONLY', message: "You can't write against a read only cluster" };
   }
   if (assignment.primary === nodeId) return { kind: 'local', partition };
-  if (access === 'read' && readonlyConnection && assignment.isr.includes(nodeId)) return { kind: 'local', partition };
+  if (access === 'read' && readonlyConnection && map.writeSynchronization === 'PRIMARY_SYNC' && assignment.isr.includes(nodeId)) {
+    return { kind: 'local', partition };
+  }
   const address = map.nodes[assignment.primary];
   if (address === undefined) {
     return clusterDown(`Hash slot not served: the primary of partition ${partition} has no address`);
