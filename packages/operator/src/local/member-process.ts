@@ -11,7 +11,8 @@
  * `br-NAME`, with the runtime's ClusterMap store on the bridge address.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { readJsonFile, writeFileAtomically } from './state-files.js';
 
 export interface MemberProcess {
   readonly pid: number;
@@ -80,13 +81,17 @@ export interface RecordedMemberProcess {
   startedAtMs: number;
 }
 
+/**
+ * The recorded member processes. Not rebuildable: without it a member left running would be started
+ * a second time on its data directory and ports, so a file that does not parse is an error
+ * (StateFileError) naming it; it cannot be left half-written by a crash (writeFileAtomically).
+ */
 export function readRecordedProcesses(file: string): Record<string, RecordedMemberProcess> {
-  if (!existsSync(file)) return {};
-  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, RecordedMemberProcess>;
+  return readJsonFile<Record<string, RecordedMemberProcess>>(file, {});
 }
 
 export function writeRecordedProcesses(file: string, processes: Record<string, RecordedMemberProcess>): void {
-  writeFileSync(file, `${JSON.stringify(processes)}\n`);
+  writeFileAtomically(file, `${JSON.stringify(processes)}\n`);
 }
 
 // --- Placement: loopback or a NetworkLab ----------------------------------------------------------

@@ -14,7 +14,7 @@
  * of starting a second ballast-node on the same data directory and ports.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { startEmbeddedStore, type EmbeddedStoreServer } from '@ballast/cluster-store';
 import { applyDefaults, validateSpec, type KVCluster, type KVClusterSpec, type KVClusterSpecInput, type KVClusterStatus } from '../api.js';
@@ -33,6 +33,7 @@ import {
   type Placement,
   type RecordedMemberProcess,
 } from './member-process.js';
+import { readRebuildableJsonFile, writeFileAtomically } from './state-files.js';
 
 export interface LocalRuntimeOptions {
   file: string;
@@ -110,14 +111,12 @@ export class LocalRuntime {
     const { dataDir, basePort } = this.options;
     mkdirSync(dataDir, { recursive: true });
     const tokenFile = path.join(dataDir, 'token');
-    if (!existsSync(tokenFile)) writeFileSync(tokenFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+    if (!existsSync(tokenFile)) writeFileAtomically(tokenFile, randomBytes(24).toString('hex'), 0o600);
     this.token = readFileSync(tokenFile, 'utf8').trim();
-    const statusFile = path.join(dataDir, 'status.json');
-    if (existsSync(statusFile)) this.status = JSON.parse(readFileSync(statusFile, 'utf8')) as KVClusterStatus;
+    const log = this.options.log;
+    this.status = readRebuildableJsonFile<KVClusterStatus | undefined>(this.statusFile(), undefined, 'a pending baseline change starts its grace again', log);
     this.loadFile(true);
-    if (existsSync(this.stoppedFile())) {
-      for (const name of JSON.parse(readFileSync(this.stoppedFile(), 'utf8')) as string[]) this.stoppedAtStart.add(name);
-    }
+    for (const name of readRebuildableJsonFile<string[]>(this.stoppedFile(), [], 'members stopped with `stop` run again', log)) this.stoppedAtStart.add(name);
     if (this.options.netnsLab !== undefined) this.placement = netnsLabPlacement(this.options.netnsLab);
     this.adoptMembers();
     this.store = await startEmbeddedStore({ host: this.placement.storeHost, port: basePort + STORE_PORT_OFFSET, dataFile: path.join(dataDir, 'cluster-map.json'), token: this.token });
@@ -183,13 +182,17 @@ export class LocalRuntime {
     return true;
   }
 
+  private statusFile(): string {
+    return path.join(this.options.dataDir, 'status.json');
+  }
+
   private stoppedFile(): string {
     return path.join(this.options.dataDir, 'stopped-members.json');
   }
 
   private saveStopped(): void {
     const names = [...this.members.values()].filter((member) => member.stoppedByUser).map((member) => member.name);
-    writeFileSync(this.stoppedFile(), `${JSON.stringify(names)}\n`);
+    writeFileAtomically(this.stoppedFile(), `${JSON.stringify(names)}\n`);
   }
 
   /** The cluster as the operator metrics show it (namespace `local`). */
@@ -299,7 +302,7 @@ export class LocalRuntime {
       };
       const decision = decide({ name: this.name, spec: this.spec, status: this.status, observed, nowMs: Date.now() });
       this.status = decision.status;
-      writeFileSync(path.join(this.options.dataDir, 'status.json'), `${JSON.stringify(this.status, null, 2)}\n`);
+      writeFileAtomically(this.statusFile(), `${JSON.stringify(this.status, null, 2)}\n`);
       this.lastActionError = null;
       for (const action of decision.actions) await this.carryOut(action);
       wakeAtMs = decision.wakeAtMs;
