@@ -18,7 +18,7 @@ if (!existsSync(testkit)) {
   console.error('packages/testkit is not built: run `npm run build` first');
   process.exit(2);
 }
-const { CampaignTotals, runIsComplete } = await import(testkit);
+const { CampaignTotals, faultsFromJsonl } = await import(testkit);
 
 function reports(directory) {
   const found = [];
@@ -40,14 +40,8 @@ if (directories.length === 0) {
 const totals = new CampaignTotals();
 for (const runDirectory of directories.flatMap((directory) => reports(path.resolve(directory))).sort()) {
   const report = JSON.parse(readFileSync(path.join(runDirectory, 'report.json'), 'utf8'));
-  // schedule.jsonl: a header line ({ schedule }), then one scheduled fault per line.
-  const faults = readFileSync(path.join(runDirectory, report.scheduleFile), 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line))
-    .filter((line) => line.fault !== undefined);
-  totals.add({ ...report, faults });
-  if (!runIsComplete(report) || (report.mode === 'FULL_SYNC' && report.anomalies > 0)) {
+  const faults = faultsFromJsonl(readFileSync(path.join(runDirectory, report.scheduleFile), 'utf8'));
+  if (totals.add({ ...report, faults })) {
     console.log(`${path.relative(process.cwd(), runDirectory)}: ${report.verdict}${report.settled.settled ? '' : ` (not settled: ${report.settled.why})`}`);
   }
 }

@@ -51,9 +51,10 @@ export class CampaignTotals {
   private primarySyncLost = 0;
   private fullSyncAnomalies = 0;
   /** Runs that crashed, or did not complete (runIsComplete). */
-  incomplete = 0;
+  private incomplete = 0;
 
-  add(run: RunTotalsInput): void {
+  /** Adds a run; true when it counts against the campaign (a FULL_SYNC anomaly, or not complete). */
+  add(run: RunTotalsInput): boolean {
     const mode = this.modes.get(run.mode) ?? { runs: 0, ops: 0, ok: 0, fail: 0, info: 0, anomalies: 0, seconds: 0, verdicts: new Map<string, number>() };
     this.modes.set(run.mode, mode);
     mode.runs += 1;
@@ -72,7 +73,9 @@ export class CampaignTotals {
       this.primarySyncLost += run.losses.count;
       for (const write of run.losses.lost) if (write.windowMs !== null) this.windowsMs.push(write.windowMs);
     }
-    if (!runIsComplete(run)) this.incomplete += 1;
+    const complete = runIsComplete(run);
+    if (!complete) this.incomplete += 1;
+    return !complete || (run.mode === 'FULL_SYNC' && run.anomalies > 0);
   }
 
   /** A run that crashed before it produced a result. */

@@ -253,6 +253,15 @@ export function scheduleToJsonl(schedule: Schedule): string {
   return [JSON.stringify({ schedule: header }), ...faults.map((fault) => JSON.stringify(fault))].join('\n') + '\n';
 }
 
+/** The faults of a schedule written by scheduleToJsonl (its header line skipped). */
+export function faultsFromJsonl(text: string): ScheduledFault[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as ScheduledFault | { schedule: unknown })
+    .filter((line): line is ScheduledFault => 'fault' in line);
+}
+
 /** One short line per fault, for the summary. */
 export function describeFault(fault: Fault): string {
   switch (fault.kind) {
